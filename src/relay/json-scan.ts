@@ -38,6 +38,46 @@ for (let c = 0; c < 256; c++) {
   HEX[c] = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) ? 1 : 0;
 }
 
+// Word view over the ArrayBuffer behind the last long string scanned, so long runs of
+// plain string bytes (base64 payloads) are checked four bytes at a time. Cached by
+// buffer identity: one view per incoming message at most, none for short strings; it
+// keeps only that last ArrayBuffer alive.
+let wordsOf: ArrayBufferLike | undefined;
+let words: Int32Array = new Int32Array(0);
+const WORD_MIN = 32; // below this, the byte loop is cheaper than setting up words
+
+/**
+ * Skips plain string bytes from `pos`, four at a time where possible; returns the index
+ * of the first byte that is not plain (or a position within three bytes of `end`).
+ */
+function skipPlainWords(buf: Buffer, pos: number, end: number): number {
+  const ab = buf.buffer;
+  if (ab !== wordsOf) {
+    wordsOf = ab;
+    words = new Int32Array(ab, 0, ab.byteLength >>> 2);
+  }
+  const off = buf.byteOffset;
+  while (((off + pos) & 3) !== 0) {
+    if (STRING_PLAIN[buf[pos]!] !== 1) return pos;
+    pos++;
+  }
+  const ws = words;
+  let w = (off + pos) >>> 2;
+  const wEnd = (off + end) >>> 2; // words wholly before `end`
+  while (w < wEnd) {
+    const x = ws[w]!;
+    const b = x ^ 0x5c5c5c5c; // a zero byte here is a backslash
+    // Fast test, exact: all four bytes in 0x23..0x7f (so no control char, no '"') and
+    // none is '\\'. Base64 always passes. Otherwise (incl. UTF-8) check byte by byte.
+    if (((((x - 0x23232323) | x) | ((b - 0x01010101) & ~b)) & 0x80808080) !== 0) {
+      const p = (w << 2) - off;
+      for (let i = p; i < p + 4; i++) if (STRING_PLAIN[buf[i]!] !== 1) return i;
+    }
+    w++;
+  }
+  return (w << 2) - off;
+}
+
 // Container stack: 1 = object, 0 = array. Shared across calls (the scanner is
 // synchronous and non-reentrant); doubled on demand for pathological nesting.
 let stack = new Uint8Array(1024);
@@ -60,6 +100,7 @@ export function scanString(buf: Buffer, pos: number, end: number): number {
   pos++; // opening quote
   for (;;) {
     // Fast path: the bulk of a frame is plain string bytes (base64 payloads).
+    if (end - pos >= WORD_MIN) pos = skipPlainWords(buf, pos, end);
     while (pos < end && STRING_PLAIN[buf[pos]!] === 1) pos++;
     if (pos >= end) return -1;
     const c = buf[pos]!;

@@ -134,3 +134,22 @@ test('property: never throws on arbitrary bytes', () => {
     { numRuns: 3000 },
   );
 });
+
+test('long strings: word-at-a-time path at every alignment and special-byte position', () => {
+  const specials = ['"', '\\', '\\n', '\\u00e9', '\x00', '\x1f', '\t', 'é', '😀', '\x7f', '#', '!', ' '];
+  const pool = Buffer.alloc(256, 0x20); // shared ArrayBuffer, sliced at odd offsets
+  for (let len = 30; len <= 44; len++) {
+    for (let at = 0; at < len; at++) {
+      for (const sp of specials) {
+        const text = '"' + 'A'.repeat(at) + sp + 'B'.repeat(len - at) + '"';
+        const bytes = Buffer.from(text);
+        for (let off = 0; off < 4; off++) {
+          bytes.copy(pool, off);
+          const view = pool.subarray(off, off + bytes.length);
+          assert.equal(isJsonValue(view), parses(text), `${JSON.stringify(text)} @${off}`);
+          assert.equal(isJsonValue(view, 0, bytes.length - 1), false);
+        }
+      }
+    }
+  }
+});
