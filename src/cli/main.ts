@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// The `pyrycode-relay` command: parse flags, run boot checks, start the relay,
+// and turn signals into a graceful drain. Exit codes (operations.md §3): 0 after
+// a signal-triggered drain or --version/--help, 1 when a listener fails, 2 for
+// any refusal at boot (bad flag, bad env, unsafe setup).
+import { homedir } from 'node:os';
+import { startApp, type RunningApp } from '../app.js';
+import { parseCommandLine, UsageError, type RelayConfig } from '../ops/config.js';
+import { createLogger, errText, type Logger } from '../ops/logger.js';
+import { VERSION } from '../ops/version.js';
+import { helpText } from './help.js';
+
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_USAGE = 2;
+
+function usageFailure(message: string): never {
+  process.stderr.write(`pyrycode-relay: ${message}\n\n${helpText()}`);
+  process.exit(EXIT_USAGE);
+}
+
+async function run(config: RelayConfig, logger: Logger): Promise<number> {
+  if (config.insecureListen === undefined) {
+    logger.error('boot_refused', { flag: 'domain', reason: 'TLS mode is not available in this build; use --insecure-listen' });
+    return EXIT_USAGE;
+  }
+  let app: RunningApp;
+  try {
+    app = await startApp(config, config.insecureListen, { logger });
+  } catch (err) {
+    logger.error('listen_failed', { addr: config.insecureListen.text, err: errText(err) });
+    return EXIT_RUNTIME;
+  }
+  logger.info('relay_started', { version: VERSION, mode: 'insecure', addr: config.insecureListen.text });
+
+  return new Promise<number>((resolve) => {
+    let draining = false;
+    const drain = (code: number, signal?: string): void => {
+      if (draining) return; // a second signal during the drain is ignored
+      draining = true;
+      logger.info('shutdown_started', { signal });
+      void app.drain().then(() => {
+        logger.info('shutdown_complete', {});
+        resolve(code);
+      });
+    };
+    process.on('SIGTERM', () => drain(EXIT_OK, 'SIGTERM'));
+    process.on('SIGINT', () => drain(EXIT_OK, 'SIGINT'));
+    app.server.on('error', (err) => {
+      logger.error('listener_failed', { err: errText(err) });
+      drain(EXIT_RUNTIME);
+    });
+  });
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  let outcome;
+  try {
+    outcome = parseCommandLine(argv, { homedir: homedir() });
+  } catch (err) {
+    if (err instanceof UsageError) usageFailure(err.message);
+    throw err;
+  }
+  switch (outcome.kind) {
+    case 'help':
+      process.stdout.write(helpText());
+      process.exit(EXIT_OK);
+    // falls through (exit never returns)
+    case 'version':
+      process.stdout.write(`pyrycode-relay ${VERSION}\n`);
+      process.exit(EXIT_OK);
+    // falls through
+    case 'probe':
+      usageFailure('the probe subcommand is not available in this build');
+    // falls through
+    case 'run': {
+      const logger = createLogger(outcome.config.logLevel);
+      const code = await run(outcome.config, logger);
+      logger.flush();
+      process.exit(code);
+    }
+  }
+}
+
+void main(process.argv.slice(2));

@@ -1,0 +1,122 @@
+// Routes HTTP requests and upgrades (protocol.md §1–§2): /healthz, the two
+// WebSocket endpoints, 404 for everything else. For the endpoints the order is
+// admission → header check (400) → WebSocket handshake → registry, so a
+// rejected request never reaches the registry or starts a WebSocket.
+import type { IncomingMessage, ServerResponse, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { RelayMetrics } from '../ops/metrics.js';
+import type { Relay } from '../relay/relay.js';
+import type { Admission } from './admission.js';
+import { checkUpgradeHeaders, type Endpoint } from './headers.js';
+import { healthBody, writeHealth } from './healthz.js';
+import { rejectUpgrade } from './raw-response.js';
+
+export interface RouterOptions {
+  relay: Relay;
+  admission: Admission;
+  metrics: RelayMetrics;
+  version: string;
+  startedAt: number;
+  maxMessageBytes: number;
+  /** How long a close handshake may wait for the peer. */
+  closeTimeoutMs?: number;
+}
+
+const ENDPOINTS: Record<string, Endpoint | undefined> = { '/v1/server': 'server', '/v1/client': 'client' };
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function plain(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+export function attachRouter(server: Server, opts: RouterOptions): WebSocketServer {
+  const { relay, admission, metrics } = opts;
+  // `closeTimeout` (ws ≥ 8.18) bounds the close handshake; @types/ws lags behind it.
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: opts.maxMessageBytes,
+    clientTracking: false,
+    closeTimeout: opts.closeTimeoutMs ?? 5000,
+  } as ConstructorParameters<typeof WebSocketServer>[0]);
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const path = pathOf(req.url);
+    if (path === '/healthz') {
+      writeHealth(res, healthBody(opts.version, relay, opts.startedAt), req.method === 'HEAD');
+      return;
+    }
+    const endpoint = ENDPOINTS[path];
+    if (endpoint === undefined) {
+      plain(res, 404, 'not found');
+      return;
+    }
+    // A plain request to an endpoint still spends admission (it counts against the rate limit).
+    const decision = admission.admit(req, endpoint, false);
+    if (!decision.ok) {
+      plain(res, decision.status, decision.body, decision.headers);
+      return;
+    }
+    decision.release();
+    const check = checkUpgradeHeaders(endpoint, req.headers);
+    if (!check.ok) {
+      metrics.upgrades[endpoint].reject_headers.inc();
+      plain(res, 400, check.body);
+      return;
+    }
+    plain(res, 400, 'websocket upgrade required');
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const endpoint = ENDPOINTS[pathOf(req.url)];
+    if (endpoint === undefined) {
+      rejectUpgrade(socket, 404, 'not found');
+      return;
+    }
+    const decision = admission.admit(req, endpoint, true);
+    if (!decision.ok) {
+      rejectUpgrade(socket, decision.status, decision.body, decision.headers);
+      return;
+    }
+    let released = false;
+    const release = (): void => {
+      if (!released) {
+        released = true;
+        decision.release();
+      }
+    };
+    socket.once('close', release);
+    const check = checkUpgradeHeaders(endpoint, req.headers);
+    if (!check.ok) {
+      metrics.upgrades[endpoint].reject_headers.inc();
+      rejectUpgrade(socket, 400, check.body);
+      return;
+    }
+    if (relay.isShuttingDown) {
+      rejectUpgrade(socket, 503, 'shutting down');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const tcp = socket as Socket;
+      if (endpoint === 'server') {
+        relay.attachBinary(ws, tcp, { serverId: check.serverId, version: check.version, remote: decision.clientIp });
+      } else {
+        relay.attachPhone(ws, tcp, { serverId: check.serverId, deviceName: check.deviceName, remote: decision.clientIp });
+      }
+    });
+  });
+
+  return wss;
+}

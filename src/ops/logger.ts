@@ -1,0 +1,80 @@
+// Structured JSON logging on stderr (operations.md §7). Every line is one event
+// with a stable `event` name and fields from the closed allowlist in log-keys.ts.
+// Unlisted keys are stripped at runtime as a last line of defence; the type of
+// `LogFields` makes them a compile error first, and a test fails if one is used.
+import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { isAllowedLogKey, type LogFields } from './log-keys.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Logger {
+  debug(event: string, fields?: LogFields): void;
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+  isLevelEnabled(level: LogLevel): boolean;
+  /** Writes buffered lines out; called before process exit. */
+  flush(): void;
+}
+
+const MAX_FIELD_CHARS = 256;
+
+/** Drops unlisted keys and bounds string lengths so no field can grow a line without limit. */
+function sanitize(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    if (value === undefined || !isAllowedLogKey(key)) continue;
+    out[key] = typeof value === 'string' && value.length > MAX_FIELD_CHARS ? value.slice(0, MAX_FIELD_CHARS) : value;
+  }
+  return out;
+}
+
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  const base: PinoLogger = pino(
+    {
+      level,
+      base: undefined, // no pid/hostname: keys stay inside the allowlist
+      messageKey: 'event',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (obj) => sanitize(obj),
+      },
+    },
+    destination ?? pino.destination({ fd: 2, sync: true }),
+  );
+  const emit =
+    (lvl: LogLevel) =>
+    (event: string, fields?: LogFields): void => {
+      if (fields === undefined) base[lvl](event);
+      else base[lvl](fields, event);
+    };
+  return {
+    debug: emit('debug'),
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
+    isLevelEnabled: (lvl) => base.isLevelEnabled(lvl),
+    flush: () => base.flush(),
+  };
+}
+
+/** A logger that writes nothing, for library use and benchmarks. */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  isLevelEnabled: () => false,
+  flush() {},
+};
+
+/** Formats an error for the `err` field: its class and message, never a stack or payload. */
+export function errText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code !== undefined ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,69 @@
+// One binary connection on /v1/server. Besides the shared link state it owns
+// the phone→binary backpressure of relay-behaviour.md §4: when its socket
+// buffers more than the high-water mark, the server-id's phones stop being
+// read until the socket drains.
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { CloseCode, Reason } from './close-codes.js';
+import { Link } from './link.js';
+import { TEXT } from './outbox.js';
+
+export type BinaryState = 'probing' | 'active' | 'gone';
+
+export interface BinaryEvents {
+  pausePhones(binary: BinaryLink): void;
+  resumePhones(binary: BinaryLink): void;
+}
+
+export class BinaryLink extends Link {
+  state: BinaryState = 'probing';
+  phonesPaused = false;
+  private stalledSince: number | undefined;
+  /** Time of the last envelope_dropped log line, to bound log volume. */
+  lastDropLogAt = 0;
+
+  constructor(
+    ws: WebSocket,
+    socket: Socket,
+    remote: string,
+    readonly serverId: string,
+    readonly binaryConnId: string,
+    readonly version: string,
+    private readonly highWaterBytes: number,
+    private readonly events: BinaryEvents,
+  ) {
+    super(ws, socket, remote);
+    socket.on('drain', () => {
+      this.stalledSince = undefined;
+      if (this.phonesPaused) {
+        this.phonesPaused = false;
+        this.events.resumePhones(this);
+      }
+    });
+  }
+
+  received(): void {
+    this.countMessage();
+  }
+
+  /** Writes an envelope (a phone frame or a close notice) to the binary. */
+  send(envelope: Buffer): void {
+    this.ws.send(envelope, TEXT);
+    const socket = this.socket;
+    if (socket.writableNeedDrain) {
+      if (this.stalledSince === undefined) this.stalledSince = Date.now();
+      if (!this.phonesPaused && socket.writableLength > this.highWaterBytes) {
+        this.phonesPaused = true;
+        this.events.pausePhones(this);
+      }
+    }
+  }
+
+  writeStalledSince(): number | undefined {
+    return this.stalledSince;
+  }
+
+  protected onWriteStalled(): void {
+    this.close(CloseCode.internal, Reason.binaryWriteFailed);
+  }
+}

@@ -1,0 +1,125 @@
+// State every relay connection shares, binary or phone: its socket, the
+// heartbeat, the inbound message deadline and close bookkeeping. Checked by one
+// periodic sweep (sweeper.ts) instead of timers per connection, so tens of
+// thousands of idle connections cost no timer churn.
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { CloseCode, Reason } from './close-codes.js';
+
+/** The ws Receiver fields that tell whether a message is partly received. */
+interface ReceiverInternals {
+  _state: number;
+  _fragmented: number;
+  _bufferedBytes: number;
+}
+
+export interface Timeouts {
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  readMessageTimeoutMs: number;
+  writeTimeoutMs: number;
+}
+
+/**
+ * The close code ws sent for a receiver error: ws tags each error with a
+ * `status-code` symbol; fall back to 1002 (protocol error).
+ */
+export function closeCodeForWsError(err: Error): number {
+  for (const sym of Object.getOwnPropertySymbols(err)) {
+    if (sym.description === 'status-code') {
+      const code = (err as unknown as Record<symbol, unknown>)[sym];
+      if (typeof code === 'number') return code;
+    }
+  }
+  return 1002;
+}
+
+export abstract class Link {
+  readonly openedAt = Date.now();
+  /** Code of the first close frame this relay sent, if it closed first. */
+  closeCodeSent: number | undefined;
+  closed = false;
+
+  private lastPingAt = Date.now();
+  private pingOutstandingSince = 0;
+  private messages = 0;
+  private partialSince = 0;
+  private partialAtMessage = 0;
+  private pongWaiters: Array<() => void> | undefined;
+
+  protected constructor(
+    readonly ws: WebSocket,
+    readonly socket: Socket,
+    readonly remote: string,
+  ) {
+    ws.on('pong', () => this.onPong());
+    // ws has already answered a protocol error with a close frame; record its
+    // code for the close notice. Without this listener the error would be thrown.
+    ws.on('error', (err: Error) => {
+      if (this.closeCodeSent === undefined) this.closeCodeSent = closeCodeForWsError(err);
+    });
+  }
+
+  /** Bumps the message counter the message deadline is measured against. */
+  protected countMessage(): void {
+    this.messages++;
+  }
+
+  /** Closes with a close frame; the first code sent wins. */
+  close(code: number, reason: string): void {
+    if (this.closeCodeSent === undefined && !this.closed) this.closeCodeSent = code;
+    this.ws.close(code, reason);
+  }
+
+  /** Resolves `onAlive` on the next pong, if one comes (conflict probe). */
+  awaitPong(onAlive: () => void): void {
+    (this.pongWaiters ??= []).push(onAlive);
+    this.ws.ping();
+  }
+
+  /** When writes last stopped making progress, or undefined. */
+  abstract writeStalledSince(): number | undefined;
+  protected abstract onWriteStalled(): void;
+
+  /** One sweep step: heartbeat, message deadline, write progress. */
+  tick(now: number, t: Timeouts): void {
+    if (this.closed) return;
+    if (this.pingOutstandingSince !== 0) {
+      if (now - this.pingOutstandingSince >= t.heartbeatTimeoutMs) {
+        this.close(CloseCode.internal, Reason.heartbeatTimeout);
+        return;
+      }
+    } else if (now - this.lastPingAt >= t.heartbeatIntervalMs) {
+      this.lastPingAt = now;
+      this.pingOutstandingSince = now;
+      this.ws.ping();
+    }
+    if (this.receivingMessage()) {
+      if (this.partialSince === 0 || this.partialAtMessage !== this.messages) {
+        this.partialSince = now;
+        this.partialAtMessage = this.messages;
+      } else if (now - this.partialSince >= t.readMessageTimeoutMs) {
+        this.close(CloseCode.policy, Reason.messageTimeout);
+        return;
+      }
+    } else {
+      this.partialSince = 0;
+    }
+    const stalled = this.writeStalledSince();
+    if (stalled !== undefined && now - stalled >= t.writeTimeoutMs) this.onWriteStalled();
+  }
+
+  private receivingMessage(): boolean {
+    const r = (this.ws as unknown as { _receiver: ReceiverInternals })._receiver;
+    return r._bufferedBytes > 0 || r._fragmented !== 0 || r._state !== 0;
+  }
+
+  private onPong(): void {
+    this.pingOutstandingSince = 0;
+    const waiters = this.pongWaiters;
+    if (waiters !== undefined) {
+      this.pongWaiters = undefined;
+      for (const w of waiters) w();
+    }
+  }
+}

@@ -1,0 +1,84 @@
+// One phone connection on /v1/client: its conn_id, the binary it registered
+// under, its outbox, and whether the binary asked for its close (which
+// suppresses the close notice, relay-behaviour.md §5).
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import type { BinaryLink } from './binary-link.js';
+import type { BufferBudget } from './buffer-budget.js';
+import { CloseCode, Reason } from './close-codes.js';
+import { makeWrapPrefix } from './envelope.js';
+import { Link } from './link.js';
+import { Outbox, type OutboxOwner } from './outbox.js';
+
+export interface PhoneEvents {
+  onFrameWritten(phone: PhoneLink, frame: Buffer): void;
+  onBacklogClose(phone: PhoneLink): void;
+}
+
+export class PhoneLink extends Link implements OutboxOwner {
+  readonly outbox: Outbox;
+  /** `{"conn_id":"<id>","frame":` — built once, prefixed to every frame. */
+  readonly wrapPrefix: Buffer;
+  /** The binary holding the slot when this phone registered; set on registration. */
+  binary: BinaryLink | undefined;
+  /** True once the binary sent a close directive for this phone. */
+  closeRequestedByBinary = false;
+
+  constructor(
+    ws: WebSocket,
+    socket: Socket,
+    remote: string,
+    readonly serverId: string,
+    readonly connId: string,
+    readonly deviceName: string | undefined,
+    outboxLimit: number,
+    budget: BufferBudget,
+    private readonly events: PhoneEvents,
+  ) {
+    super(ws, socket, remote);
+    this.wrapPrefix = makeWrapPrefix(connId);
+    this.outbox = new Outbox(ws, socket, outboxLimit, budget, this);
+  }
+
+  /** Message counted for the inbound deadline. */
+  received(): void {
+    this.countMessage();
+  }
+
+  /** The binary's close directive: frame (if any) then close, behind the queue. */
+  closeByBinary(frame: Buffer | undefined, code: number): void {
+    this.closeRequestedByBinary = true;
+    this.outbox.closeAfter(frame, code);
+  }
+
+  /** Eviction, grace expiry, shutdown: close now, dropping anything queued. */
+  closeNow(code: number, reason: string): void {
+    this.outbox.clear();
+    this.close(code, reason);
+  }
+
+  onFrameWritten(frame: Buffer): void {
+    this.events.onFrameWritten(this, frame);
+  }
+
+  onOverflow(code: number, byDirective: boolean): void {
+    if (byDirective) {
+      this.close(code, '');
+    } else {
+      this.events.onBacklogClose(this);
+      this.close(CloseCode.internal, Reason.backlogFull);
+    }
+  }
+
+  onDirectiveClose(code: number): void {
+    this.close(code, '');
+  }
+
+  writeStalledSince(): number | undefined {
+    return this.outbox.stalledSince;
+  }
+
+  protected onWriteStalled(): void {
+    this.closeNow(CloseCode.internal, Reason.phoneWriteFailed);
+  }
+}

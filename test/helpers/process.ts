@@ -1,0 +1,74 @@
+// Runs the built CLI as a child process, as an operator would, and collects its
+// exit code and output.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface Exited {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion (bounded by `timeoutMs`). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 10_000): Promise<Exited> {
+  const child = spawnCli(args, env);
+  return waitExit(child, timeoutMs);
+}
+
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { out: { stdout: string; stderr: string } } {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }) as ChildProcess & { out: { stdout: string; stderr: string } };
+  child.out = { stdout: '', stderr: '' };
+  child.stdout?.on('data', (d: Buffer) => (child.out.stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (child.out.stderr += d.toString()));
+  return child;
+}
+
+export function waitExit(child: ChildProcess & { out: { stdout: string; stderr: string } }, timeoutMs = 10_000): Promise<Exited> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`CLI did not exit within ${timeoutMs} ms; stderr: ${child.out.stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      // Let the pipes flush.
+      setImmediate(() => resolve({ code, signal, ...child.out }));
+    });
+  });
+}
+
+/** Resolves once `pattern` appears on the child's stderr. */
+export function waitForStderr(child: ChildProcess & { out: { stderr: string } }, pattern: RegExp, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): boolean => {
+      if (pattern.test(child.out.stderr)) {
+        clearTimeout(timer);
+        child.stderr?.off('data', check);
+        resolve();
+        return true;
+      }
+      return false;
+    };
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} on stderr: ${child.out.stderr}`)), timeoutMs);
+    if (!check()) child.stderr?.on('data', check);
+  });
+}
+
+/** A loopback port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,57 @@
+// Starts a real relay in-process on an ephemeral loopback port, with short
+// tunables and a logger whose lines are captured for assertions.
+import { homedir } from 'node:os';
+import { startApp, type AppDeps, type RunningApp } from '../../src/app.js';
+import { defaultConfig, type RelayConfig } from '../../src/ops/config.js';
+import { createLogger } from '../../src/ops/logger.js';
+
+export interface TestRelay {
+  app: RunningApp;
+  url: string;
+  port: number;
+  config: RelayConfig;
+  logs: string[];
+  /** Parsed log lines. */
+  events(): Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/** Every log line any test relay wrote, checked against the allowlist by logging.test. */
+export const allLogLines: string[] = [];
+
+export const FAST: Partial<RelayConfig> = {
+  gracePeriodMs: 2000,
+  heartbeatIntervalMs: 5000,
+  heartbeatTimeoutMs: 5000,
+  conflictProbeTimeoutMs: 500,
+  writeTimeoutMs: 2000,
+  readMessageTimeoutMs: 2000,
+  headerTimeoutMs: 1000,
+  drainTimeoutMs: 2000,
+};
+
+export async function startRelay(overrides: Partial<RelayConfig> = {}, deps: Partial<AppDeps> = {}): Promise<TestRelay> {
+  const config: RelayConfig = { ...defaultConfig(homedir()), ...FAST, ...overrides };
+  const logs: string[] = [];
+  const logger = createLogger('debug', {
+    write(line: string) {
+      logs.push(line);
+      allLogLines.push(line);
+    },
+  });
+  const app = await startApp(config, { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' }, {
+    logger,
+    closeTimeoutMs: 1000,
+    ...deps,
+  });
+  const port = app.address.port;
+  return {
+    app,
+    url: `ws://127.0.0.1:${port}`,
+    port,
+    config,
+    logs,
+    events: () => logs.map((l) => JSON.parse(l) as Record<string, unknown>),
+    stop: () => app.drain(),
+  };
+}

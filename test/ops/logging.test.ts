@@ -1,0 +1,47 @@
+// The closed log-key allowlist (operations.md §7): the logger strips unlisted
+// keys, and no test relay in this run ever emitted one or leaked a secret.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createLogger } from '../../src/ops/logger.js';
+import { isAllowedLogKey, LOG_KEYS } from '../../src/ops/log-keys.js';
+import { connectBinary, connectPhone, newServerId } from '../helpers/clients.js';
+import { startRelay } from '../helpers/relay.js';
+
+test('the logger drops keys outside the allowlist and bounds long values', () => {
+  const lines: string[] = [];
+  const log = createLogger('debug', { write: (l: string) => void lines.push(l) });
+  // Bypass the compile-time check the way a careless `as` cast would.
+  const fields = { server_id: 's', x_pyrycode_token: 'secret', device_name: 'd'.repeat(1000) } as Record<string, string>;
+  log.info('probe_event', fields);
+  const parsed = JSON.parse(lines[0] as string) as Record<string, unknown>;
+  assert.equal(parsed.event, 'probe_event');
+  assert.equal(parsed.server_id, 's');
+  assert.equal(parsed.x_pyrycode_token, undefined);
+  assert.ok((parsed.device_name as string).length <= 256);
+  assert.deepEqual(Object.keys(parsed).sort(), ['device_name', 'event', 'level', 'server_id', 'time']);
+});
+
+test('every key a running relay logs is in the allowlist; tokens and frames never appear', async () => {
+  const relay = await startRelay();
+  const id = newServerId();
+  const token = 'f'.repeat(63) + '0';
+  const binary = await connectBinary(relay.url, id);
+  const phone = await connectPhone(relay.url, id, { 'X-Pyrycode-Token': token, 'X-Pyrycode-Device-Name': 'Pixel '.repeat(30) });
+  phone.send('{"secret_frame_marker":1}');
+  await binary.next();
+  binary.send('{"conn_id":"nope","frame":{"secret_frame_marker":2}}');
+  binary.send('{"push_wake":{"platform":"fcm","token":"secret-fcm-token"}}');
+  phone.close(4000);
+  await binary.next();
+  binary.close();
+  await binary.closed;
+  await relay.stop();
+  assert.ok(relay.logs.length >= 5);
+  for (const line of relay.logs) {
+    const obj = JSON.parse(line) as Record<string, unknown>;
+    for (const key of Object.keys(obj)) assert.ok(isAllowedLogKey(key), `unlisted log key ${key} in ${line}`);
+    assert.ok(!line.includes(token) && !line.includes('secret_frame_marker') && !line.includes('secret-fcm-token'), line);
+    if (typeof obj.device_name === 'string') assert.ok(obj.device_name.length <= 64);
+  }
+  assert.ok(LOG_KEYS.length > 10);
+});
