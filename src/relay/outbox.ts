@@ -14,6 +14,16 @@ export const TEXT = { binary: false } as const;
 /** Bytes charged per queued item on top of its length (matches the reference's accounting). */
 export const ITEM_OVERHEAD = 64;
 
+/**
+ * A decoded frame is a view into the whole inbound message (and that often into a
+ * larger socket chunk). Queued for a while, the view would pin the whole parent
+ * while being charged only its own length, so small views of large parents are
+ * copied before they wait.
+ */
+function compact(frame: Buffer): Buffer {
+  return frame.buffer.byteLength > 2 * frame.length + 4096 ? Buffer.from(frame) : frame;
+}
+
 interface CloseItem {
   readonly frame: Buffer | undefined;
   readonly code: number;
@@ -64,7 +74,7 @@ export class Outbox implements Backlogged {
       this.write(frame);
       return true;
     }
-    return this.enqueue(frame, frame.length, undefined);
+    return this.enqueue(compact(frame), frame.length, undefined);
   }
 
   /** Write `frame` (if any) then close with `code`, behind everything queued. */
@@ -76,7 +86,7 @@ export class Outbox implements Backlogged {
       this.owner.onDirectiveClose(code);
       return;
     }
-    this.enqueue({ frame, code }, frame?.length ?? 0, code);
+    this.enqueue({ frame: frame && compact(frame), code }, frame?.length ?? 0, code);
   }
 
   /** Drops everything pending (immediate close paths) and releases the budget. */
