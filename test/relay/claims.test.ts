@@ -60,6 +60,30 @@ describe('claims and phones', () => {
     phone2.close();
   });
 
+  test('a displaced binary changes nothing that belongs to its successor', async () => {
+    const id = newServerId();
+    const first = await connectBinary(relay.url, id);
+    first.ws.pause();
+    const second = await connectBinary(relay.url, id);
+    await sleep(400); // the probe times out: takeover
+    const phone = await connectPhone(relay.url, id);
+    phone.send('{"to":"second"}');
+    const env = await second.nextJson();
+    const connId = env.conn_id as string;
+    // The displaced binary wakes up and tries to address the successor's phone.
+    first.ws.resume();
+    first.send(`{"conn_id":"${connId}","frame":{"from":"displaced"}}`);
+    assert.equal((await first.waitClose()).code, 1011);
+    // Its disconnect must not arm a grace window that would evict the successor's phones.
+    await sleep(700);
+    assert.ok(!phone.isClosed && !second.isClosed);
+    assert.equal(phone.messages.length, 0);
+    second.send(`{"conn_id":"${connId}","frame":{"from":"second"}}`);
+    assert.equal(await phone.next(), '{"from":"second"}');
+    second.close();
+    phone.close();
+  });
+
   test('phone cap: the 17th phone gets 4429 (cap 16)', async () => {
     const id = newServerId();
     const binary = await connectBinary(relay.url, id);

@@ -123,6 +123,35 @@ describe('limits and deadlines', () => {
     binary.close();
   });
 
+  test('exactly one close frame on the wire, and the close handshake is bounded', async () => {
+    const id = newServerId();
+    const binary = await connectBinary(relay.url, id);
+    const { sock, data } = await rawUpgrade(
+      relay.port,
+      '/v1/client',
+      `X-Pyrycode-Server: ${id}\r\nX-Pyrycode-Token: abc\r\nUser-Agent: pyrycode-mobile/1\r\n`,
+    );
+    sock.write(clientFrame(0x1, true, Buffer.from('not json')));
+    // Never answer the close frame: the relay must give up after its close timeout (1 s here).
+    const t0 = Date.now();
+    await new Promise((r) => sock.once('close', r));
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 800 && waited < 3000, `closed after ${waited} ms`);
+    const buf = data();
+    let closes = 0;
+    const start = buf.indexOf('\r\n\r\n') + 4;
+    for (let i = start; i < buf.length; ) {
+      const op = (buf[i] as number) & 0x0f;
+      const len = (buf[i + 1] as number) & 0x7f;
+      if (op === 8) closes++;
+      i += 2 + len;
+    }
+    assert.equal(closes, 1);
+    assert.equal(closeCodeIn(buf), 1007);
+    assert.equal(JSON.parse(await binary.next()).close_code, 1007);
+    binary.close();
+  });
+
   test('idle time between messages is unlimited (no deadline without a partial message)', async () => {
     const id = newServerId();
     const binary = await connectBinary(relay.url, id);
