@@ -2,7 +2,7 @@
 // labelled series is pre-created at 0 and its children are resolved once here,
 // so the relay's hot path only ever calls `.inc()` on a held object: no label
 // lookups per frame. No label ever carries a server-id, conn_id, IP or token.
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 export type Endpoint = 'server' | 'client';
 export type UpgradeOutcome =
@@ -14,6 +14,7 @@ export type UpgradeOutcome =
   | 'reject_rate_limit';
 export type RegisterFailureKind = 'no_server' | 'server_in_use' | 'phones_at_cap' | 'ratelimit';
 export type AdmissionRejectReason = 'rate_limit' | 'conn_cap' | 'ip_conn_cap';
+export type ProxyRejectReason = 'missing' | 'v1' | 'local' | 'not_tcp' | 'malformed' | 'timeout';
 export type PushOutcome = 'sent' | 'unregistered' | 'send_failed' | 'token_fetch_failed' | 'dropped';
 
 const UPGRADE_OUTCOMES: readonly UpgradeOutcome[] = [
@@ -26,15 +27,23 @@ const UPGRADE_OUTCOMES: readonly UpgradeOutcome[] = [
 ];
 const REGISTER_KINDS: readonly RegisterFailureKind[] = ['no_server', 'server_in_use', 'phones_at_cap', 'ratelimit'];
 const ADMISSION_REASONS: readonly AdmissionRejectReason[] = ['rate_limit', 'conn_cap', 'ip_conn_cap'];
+const PROXY_REASONS: readonly ProxyRejectReason[] = ['missing', 'v1', 'local', 'not_tcp', 'malformed', 'timeout'];
 const PUSH_OUTCOMES: readonly PushOutcome[] = ['sent', 'unregistered', 'send_failed', 'token_fetch_failed', 'dropped'];
 
 interface Inc {
   inc(n?: number): void;
 }
 
+/** A labelled child that shows up at 0 from boot: prom-client omits children never incremented. */
+function precreated(counter: Counter<string>, labels: Record<string, string>): Inc {
+  const child = counter.labels(labels);
+  child.inc(0);
+  return child;
+}
+
 function children<K extends string>(counter: Counter<string>, keys: readonly K[], label: string): Record<K, Inc> {
   const out = {} as Record<K, Inc>;
-  for (const k of keys) out[k] = counter.labels({ [label]: k });
+  for (const k of keys) out[k] = precreated(counter, { [label]: k });
   return out;
 }
 
@@ -52,12 +61,19 @@ export class RelayMetrics {
   readonly registerFailures: Record<RegisterFailureKind, Inc>;
   readonly admissionRejects: Record<AdmissionRejectReason, Inc>;
   readonly pushWakes: Record<PushOutcome, Inc>;
+  readonly proxyHeaderRejects: Record<ProxyRejectReason, Inc>;
   readonly envelopesDropped: Inc;
   readonly phoneBacklogCloses: Inc;
   /** Reads the bytes queued in phone outboxes at scrape time (set by the relay). */
   queuedBytesSource: () => number = () => 0;
+  /** Reads admission state at scrape time (set by the admission policy). */
+  admissionSource: { buckets(): number; open(): number } = { buckets: () => 0, open: () => 0 };
 
-  constructor() {
+  /**
+   * `runtime` adds prom-client's process and Node.js series (event-loop lag,
+   * memory, GC, fds) under our prefix; only worth it when someone scrapes.
+   */
+  constructor(opts: { runtime?: boolean } = {}) {
     const r = this.registry;
     this.connectedBinaries = new Gauge({
       name: 'pyrycode_relay_connected_binaries',
@@ -75,16 +91,16 @@ export class RelayMetrics {
       labelNames: ['direction'],
       registers: [r],
     });
-    this.framesPhoneToBinary = frames.labels({ direction: 'phone_to_binary' });
-    this.framesBinaryToPhone = frames.labels({ direction: 'binary_to_phone' });
+    this.framesPhoneToBinary = precreated(frames, { direction: 'phone_to_binary' });
+    this.framesBinaryToPhone = precreated(frames, { direction: 'binary_to_phone' });
     const bytes = new Counter({
       name: 'pyrycode_relay_bytes_forwarded_total',
       help: 'Inner-frame bytes written to the destination socket, by direction.',
       labelNames: ['direction'],
       registers: [r],
     });
-    this.bytesPhoneToBinary = bytes.labels({ direction: 'phone_to_binary' });
-    this.bytesBinaryToPhone = bytes.labels({ direction: 'binary_to_phone' });
+    this.bytesPhoneToBinary = precreated(bytes, { direction: 'phone_to_binary' });
+    this.bytesBinaryToPhone = precreated(bytes, { direction: 'binary_to_phone' });
     const expiries = new Counter({
       name: 'pyrycode_relay_grace_expiries_total',
       help: 'Grace windows that expired and evicted a server-id.',
@@ -102,7 +118,7 @@ export class RelayMetrics {
       client: {} as Record<UpgradeOutcome, Inc>,
     };
     for (const endpoint of ['server', 'client'] as const) {
-      for (const outcome of UPGRADE_OUTCOMES) this.upgrades[endpoint][outcome] = upgrades.labels({ endpoint, outcome });
+      for (const outcome of UPGRADE_OUTCOMES) this.upgrades[endpoint][outcome] = precreated(upgrades, { endpoint, outcome });
     }
     this.registerFailures = children(
       new Counter({
@@ -153,5 +169,33 @@ export class RelayMetrics {
       help: 'Phones closed because their backlog exceeded a byte budget.',
       registers: [r],
     });
+    this.proxyHeaderRejects = children(
+      new Counter({
+        name: 'pyrycode_relay_proxy_header_rejects_total',
+        help: 'Connections closed for a missing or unusable PROXY v2 header, by reason.',
+        labelNames: ['reason'],
+        registers: [r],
+      }),
+      PROXY_REASONS,
+      'reason',
+    );
+    const admission = (): { buckets(): number; open(): number } => this.admissionSource;
+    new Gauge({
+      name: 'pyrycode_relay_open_connections',
+      help: 'Connection slots held on /v1/server and /v1/client (counted against --max-connections).',
+      registers: [r],
+      collect() {
+        this.set(admission().open());
+      },
+    });
+    new Gauge({
+      name: 'pyrycode_relay_rate_limit_buckets',
+      help: 'Client IPs with a live rate-limit bucket.',
+      registers: [r],
+      collect() {
+        this.set(admission().buckets());
+      },
+    });
+    if (opts.runtime === true) collectDefaultMetrics({ register: r, prefix: 'pyrycode_relay_' });
   }
 }
