@@ -1,0 +1,81 @@
+// Environment variables (operations.md §2), validated before anything reads
+// them. Only the listed variables are looked at; everything else is ignored.
+// A failure names the variable and the rule, never the value: the FCM key is a
+// secret and the others may be pasted from one.
+import { isAllowedPushUrl, parseServiceAccount, type ParseResult, type ServiceAccount } from '../push/service-account.js';
+
+export const ENV_PRODUCTION = 'PYRYCODE_RELAY_PRODUCTION';
+export const ENV_SINGLE_INSTANCE = 'PYRYCODE_RELAY_SINGLE_INSTANCE';
+export const ENV_FCM_CREDENTIALS = 'PYRYCODE_RELAY_FCM_CREDENTIALS';
+export const ENV_FCM_URL = 'PYRYCODE_RELAY_FCM_URL';
+export const ENV_FLY_APP_NAME = 'FLY_APP_NAME';
+
+/** The validated environment, for boot checks and the push sender. */
+export interface RelayEnvironment {
+  /** PYRYCODE_RELAY_PRODUCTION=1 */
+  production: boolean;
+  /** PYRYCODE_RELAY_SINGLE_INSTANCE=1: bypass the single-instance check. */
+  singleInstanceBypass: boolean;
+  /** undefined = push wake off. */
+  fcmCredentials: ServiceAccount | undefined;
+  /** undefined = the standard FCM send URL for --fcm-project. */
+  fcmUrl: string | undefined;
+  /** FLY_APP_NAME, non-empty, or undefined. */
+  flyAppName: string | undefined;
+}
+
+/** Why the environment was refused: the variable and the rule it broke. */
+export interface EnvRefusal {
+  envVar: string;
+  reason: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Unset or exactly "1"; anything else ("", "true", "0", " 1") is refused. */
+function flag(env: Env, name: string): ParseResult<boolean> {
+  const v = env[name];
+  if (v === undefined) return { ok: true, value: false };
+  if (v === '1') return { ok: true, value: true };
+  return { ok: false, reason: 'must be unset or exactly 1' };
+}
+
+export function readEnvironment(env: Env): { ok: true; value: RelayEnvironment } | { ok: false; refusal: EnvRefusal } {
+  const production = flag(env, ENV_PRODUCTION);
+  if (!production.ok) return { ok: false, refusal: { envVar: ENV_PRODUCTION, reason: production.reason } };
+  const bypass = flag(env, ENV_SINGLE_INSTANCE);
+  if (!bypass.ok) return { ok: false, refusal: { envVar: ENV_SINGLE_INSTANCE, reason: bypass.reason } };
+
+  let fcmCredentials: ServiceAccount | undefined;
+  const creds = env[ENV_FCM_CREDENTIALS];
+  if (creds !== undefined) {
+    const parsed = parseServiceAccount(creds);
+    if (!parsed.ok) {
+      return {
+        ok: false,
+        refusal: { envVar: ENV_FCM_CREDENTIALS, reason: `must be a Google service-account JSON key: ${parsed.reason}` },
+      };
+    }
+    fcmCredentials = parsed.value;
+  }
+
+  const fcmUrl = env[ENV_FCM_URL];
+  if (fcmUrl !== undefined && !isAllowedPushUrl(fcmUrl)) {
+    return {
+      ok: false,
+      refusal: { envVar: ENV_FCM_URL, reason: 'must be an https:// URL, or http:// to a loopback address' },
+    };
+  }
+
+  const fly = env[ENV_FLY_APP_NAME];
+  return {
+    ok: true,
+    value: {
+      production: production.value,
+      singleInstanceBypass: bypass.value,
+      fcmCredentials,
+      fcmUrl,
+      flyAppName: fly === undefined || fly === '' ? undefined : fly,
+    },
+  };
+}
