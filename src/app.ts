@@ -4,12 +4,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { WebSocketServer } from 'ws';
-import { openAdmission, type Admission } from './http/admission.js';
+import type { Server as NetServer } from 'node:net';
+import { createAdmission, type Admission } from './http/admission.js';
 import { installHeaderTimeout } from './http/header-timeout.js';
+import { PROXY_HEADER_TIMEOUT_MS, proxyProtocolFront } from './http/proxy-protocol.js';
 import { attachRouter } from './http/router.js';
 import type { ListenAddress, RelayConfig } from './ops/config.js';
 import type { Logger } from './ops/logger.js';
 import { RelayMetrics } from './ops/metrics.js';
+import { startMetricsServer, type MetricsServer } from './ops/metrics-server.js';
 import { VERSION } from './ops/version.js';
 import { DisabledPush, type PushDispatcher } from './push/dispatcher.js';
 import { Relay } from './relay/relay.js';
@@ -18,7 +21,13 @@ export interface AppDeps {
   logger: Logger;
   metrics?: RelayMetrics;
   push?: PushDispatcher;
+  /** Defaults to the real policy built from the config (createAdmission). */
   admission?: Admission;
+  /**
+   * Require a PROXY v2 header on the public listener. The CLI uses this only in
+   * front of TLS; tests put it in front of plain HTTP.
+   */
+  proxyProtocol?: { timeoutMs?: number };
   /** Close-handshake wait; tests shorten it. */
   closeTimeoutMs?: number;
 }
@@ -29,11 +38,15 @@ export interface RunningApp {
   readonly server: Server;
   /** The bound address of the public listener. */
   readonly address: AddressInfo;
+  /** The bound metrics listener, unless --metrics-listen="" disabled it. */
+  readonly metricsAddress: AddressInfo | undefined;
+  /** Listeners whose failure ends the process (public, PROXY front, metrics). */
+  readonly listeners: readonly NetServer[];
   /** Graceful shutdown (operations.md §10): stop accepting, drain, close. */
   drain(): Promise<void>;
 }
 
-export function listen(server: Server, addr: ListenAddress): Promise<AddressInfo> {
+export function listen(server: NetServer, addr: ListenAddress): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);
@@ -45,39 +58,66 @@ export function listen(server: Server, addr: ListenAddress): Promise<AddressInfo
 }
 
 /** Stops accepting at once; existing connections are left to the relay's drain. */
-export function stopAccepting(server: Server): Promise<void> {
+export function stopAccepting(server: NetServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
 export async function startApp(config: RelayConfig, listenAt: ListenAddress, deps: AppDeps): Promise<RunningApp> {
-  const metrics = deps.metrics ?? new RelayMetrics();
+  const metrics = deps.metrics ?? new RelayMetrics({ runtime: config.metricsListen !== undefined });
   const push = deps.push ?? new DisabledPush(deps.logger);
   const relay = new Relay(config, { logger: deps.logger, metrics, push });
+  const admission = deps.admission ?? createAdmission(config, { logger: deps.logger, metrics });
   const server = createServer();
   installHeaderTimeout(server, config.headerTimeoutMs);
   const wss: WebSocketServer = attachRouter(server, {
     relay,
-    admission: deps.admission ?? openAdmission,
+    admission,
     metrics,
     version: VERSION,
     startedAt: Date.now(),
     maxMessageBytes: config.maxMessageBytes,
     closeTimeoutMs: deps.closeTimeoutMs,
   });
-  const address = await listen(server, listenAt);
+  const front =
+    deps.proxyProtocol === undefined
+      ? undefined
+      : proxyProtocolFront(server, {
+          timeoutMs: deps.proxyProtocol.timeoutMs ?? PROXY_HEADER_TIMEOUT_MS,
+          logger: deps.logger,
+          onReject: (reason) => metrics.proxyHeaderRejects[reason].inc(),
+        });
+  const publicListener: NetServer = front ?? server;
+  let metricsServer: MetricsServer | undefined;
+  let address: AddressInfo;
+  try {
+    address = await listen(publicListener, listenAt);
+    if (config.metricsListen !== undefined) {
+      metricsServer = await startMetricsServer(metrics, config.metricsListen, deps.logger);
+    }
+  } catch (err) {
+    // Leave nothing bound or ticking behind a failed start.
+    publicListener.close();
+    admission.close?.();
+    await relay.shutdown();
+    throw err;
+  }
   let drained: Promise<void> | undefined;
   return {
     relay,
     metrics,
     server,
     address,
+    metricsAddress: metricsServer?.address,
+    listeners: metricsServer === undefined ? [publicListener] : [publicListener, metricsServer.server],
     drain() {
       drained ??= (async () => {
-        const closed = stopAccepting(server);
+        const closed = stopAccepting(publicListener);
         await relay.shutdown();
         wss.close();
         server.closeAllConnections();
         await closed;
+        admission.close?.();
+        await metricsServer?.close();
       })();
       return drained;
     },

@@ -3,8 +3,12 @@
 // and turn signals into a graceful drain. Exit codes (operations.md §3): 0 after
 // a signal-triggered drain or --version/--help, 1 when a listener fails, 2 for
 // any refusal at boot (bad flag, bad env, unsafe setup).
+import { readFileSync } from 'node:fs';
+import { url as inspectorUrl } from 'node:inspector';
 import { homedir } from 'node:os';
 import { startApp, type RunningApp } from '../app.js';
+import { runBootChecks, type BootFacts } from '../ops/boot-checks.js';
+import type { RelayEnvironment } from '../ops/env.js';
 import { parseCommandLine, UsageError, type RelayConfig } from '../ops/config.js';
 import { createLogger, errText, type Logger } from '../ops/logger.js';
 import { VERSION } from '../ops/version.js';
@@ -19,7 +23,38 @@ function usageFailure(message: string): never {
   process.exit(EXIT_USAGE);
 }
 
+function readProcStatus(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    return readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Boot checks §3 steps 2–7: the validated environment, or undefined after logging the refusal. */
+function bootChecks(config: RelayConfig, logger: Logger): RelayEnvironment | undefined {
+  const facts: BootFacts = {
+    env: process.env,
+    platform: process.platform,
+    euid: process.geteuid?.(),
+    procSelfStatus: readProcStatus(),
+    execArgv: process.execArgv,
+    inspectorUrl: inspectorUrl(),
+  };
+  const verdict = runBootChecks(config, facts);
+  for (const w of verdict.warnings) logger.warn(w.event, w.fields);
+  if (!verdict.ok) {
+    logger.error(verdict.refusal.event, verdict.refusal.fields);
+    return undefined;
+  }
+  return verdict.environment;
+}
+
 async function run(config: RelayConfig, logger: Logger): Promise<number> {
+  // The validated environment (production flag, FCM key and URL) is for the push sender.
+  const environment = bootChecks(config, logger);
+  if (environment === undefined) return EXIT_USAGE;
   if (config.insecureListen === undefined) {
     logger.error('boot_refused', { flag: 'domain', reason: 'TLS mode is not available in this build; use --insecure-listen' });
     return EXIT_USAGE;
@@ -28,10 +63,11 @@ async function run(config: RelayConfig, logger: Logger): Promise<number> {
   try {
     app = await startApp(config, config.insecureListen, { logger });
   } catch (err) {
-    logger.error('listen_failed', { addr: config.insecureListen.text, err: errText(err) });
+    logger.error('listen_failed', { err: errText(err) });
     return EXIT_RUNTIME;
   }
   logger.info('relay_started', { version: VERSION, mode: 'insecure', addr: config.insecureListen.text });
+  if (app.metricsAddress !== undefined) logger.info('metrics_listening', { addr: config.metricsListen?.text });
 
   return new Promise<number>((resolve) => {
     let draining = false;
@@ -46,10 +82,12 @@ async function run(config: RelayConfig, logger: Logger): Promise<number> {
     };
     process.on('SIGTERM', () => drain(EXIT_OK, 'SIGTERM'));
     process.on('SIGINT', () => drain(EXIT_OK, 'SIGINT'));
-    app.server.on('error', (err) => {
-      logger.error('listener_failed', { err: errText(err) });
-      drain(EXIT_RUNTIME);
-    });
+    for (const listener of app.listeners) {
+      listener.on('error', (err) => {
+        logger.error('listener_failed', { err: errText(err) });
+        drain(EXIT_RUNTIME);
+      });
+    }
   });
 }
 

@@ -19,8 +19,17 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
   return waitExit(child, timeoutMs);
 }
 
+/**
+ * Unless a test names --metrics-listen itself, the relay's metrics listener is
+ * turned off: its default port 9090 is fixed, and parallel runs would collide.
+ */
+function withMetricsOff(args: string[]): string[] {
+  if (args[0] === 'probe' || args.some((a) => /^--?metrics-listen(=|$)/.test(a))) return args;
+  return ['--metrics-listen=', ...args];
+}
+
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { out: { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [CLI, ...withMetricsOff(args)], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   }) as ChildProcess & { out: { stdout: string; stderr: string } };

@@ -28,7 +28,15 @@ export const FAST: Partial<RelayConfig> = {
   readMessageTimeoutMs: 2000,
   headerTimeoutMs: 1000,
   drainTimeoutMs: 2000,
+  // Every test client comes from 127.0.0.1: admission tests set their own limits.
+  rateLimitBurst: 1_000_000,
+  maxConnectionsPerIp: 0,
+  // No fixed metrics port in tests; metrics tests bind 127.0.0.1:0 explicitly.
+  metricsListen: undefined,
 };
+
+/** A metrics listener on an ephemeral loopback port (the flag parser forbids port 0). */
+export const EPHEMERAL_METRICS = { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' };
 
 export async function startRelay(overrides: Partial<RelayConfig> = {}, deps: Partial<AppDeps> = {}): Promise<TestRelay> {
   const config: RelayConfig = { ...defaultConfig(homedir()), ...FAST, ...overrides };
