@@ -50,12 +50,17 @@ export function canonicalIp(text: string): string | undefined {
   return host;
 }
 
-/** The left-most X-Forwarded-For entry, trimmed; undefined when absent or blank. */
+/**
+ * The left-most X-Forwarded-For entry, trimmed; undefined when the header is
+ * absent or blank. A non-blank header with an empty first entry (", 1.2.3.4")
+ * yields "", which admission denies rather than charging the proxy's own IP.
+ */
 export function leftmostForwardedFor(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
   // Node joins repeated X-Forwarded-For headers with ", ", so the first one wins.
-  const first = (Array.isArray(header) ? header.join(',') : header).split(',')[0]?.trim() ?? '';
-  return first === '' ? undefined : first;
+  const joined = Array.isArray(header) ? header.join(',') : header;
+  if (joined.trim() === '') return undefined;
+  return joined.split(',')[0]?.trim() ?? '';
 }
 
 export type ClientIpResolver = (req: IncomingMessage) => string | undefined;

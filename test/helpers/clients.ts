@@ -84,9 +84,15 @@ export class TestClient {
   }
 }
 
-function open(url: string, headers: Record<string, string>): Promise<TestClient> {
+/** Socket options for a test client, e.g. `localAddress: '127.0.0.7'` to act as another client IP. */
+export interface DialOptions {
+  localAddress?: string;
+  createConnection?: WebSocket.ClientOptions['createConnection'];
+}
+
+function open(url: string, headers: Record<string, string>, dial: DialOptions = {}): Promise<TestClient> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false, ...dial });
     const client = new TestClient(ws);
     ws.once('open', () => resolve(client));
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
@@ -100,22 +106,30 @@ export function newServerId(): string {
   return `0b8a2f4e-1c2d-4e5f-8a9b-${String(serial).padStart(12, '0')}`;
 }
 
-export function connectBinary(base: string, serverId: string, extra: Record<string, string> = {}): Promise<TestClient> {
-  return open(`${base}/v1/server`, {
-    'X-Pyrycode-Server': serverId,
-    'X-Pyrycode-Version': '0.23.0',
-    'User-Agent': 'pyry/0.23.0',
-    ...extra,
-  });
+export function connectBinary(
+  base: string,
+  serverId: string,
+  extra: Record<string, string> = {},
+  dial?: DialOptions,
+): Promise<TestClient> {
+  return open(
+    `${base}/v1/server`,
+    { 'X-Pyrycode-Server': serverId, 'X-Pyrycode-Version': '0.23.0', 'User-Agent': 'pyry/0.23.0', ...extra },
+    dial,
+  );
 }
 
-export function connectPhone(base: string, serverId: string, extra: Record<string, string> = {}): Promise<TestClient> {
-  return open(`${base}/v1/client`, {
-    'X-Pyrycode-Server': serverId,
-    'X-Pyrycode-Token': 'a'.repeat(64),
-    'User-Agent': 'pyrycode-mobile/1.4.0',
-    ...extra,
-  });
+export function connectPhone(
+  base: string,
+  serverId: string,
+  extra: Record<string, string> = {},
+  dial?: DialOptions,
+): Promise<TestClient> {
+  return open(
+    `${base}/v1/client`,
+    { 'X-Pyrycode-Server': serverId, 'X-Pyrycode-Token': 'a'.repeat(64), 'User-Agent': 'pyrycode-mobile/1.4.0', ...extra },
+    dial,
+  );
 }
 
 /** A realistic inner frame of about `bytes` bytes. */
