@@ -66,9 +66,7 @@ async function run(config: RelayConfig, logger: Logger): Promise<number> {
     logger.error('listen_failed', { err: errText(err) });
     return EXIT_RUNTIME;
   }
-  logger.info('relay_started', { version: VERSION, mode: 'insecure', addr: config.insecureListen.text });
-  if (app.metricsAddress !== undefined) logger.info('metrics_listening', { addr: config.metricsListen?.text });
-
+  const started = config.insecureListen.text;
   return new Promise<number>((resolve) => {
     let draining = false;
     const drain = (code: number, signal?: string): void => {
@@ -88,6 +86,10 @@ async function run(config: RelayConfig, logger: Logger): Promise<number> {
         drain(EXIT_RUNTIME);
       });
     }
+    // Announced only once the signal handlers are in place: a supervisor (or a
+    // test) may send SIGTERM the moment it reads this line.
+    logger.info('relay_started', { version: VERSION, mode: 'insecure', addr: started });
+    if (app.metricsAddress !== undefined) logger.info('metrics_listening', { addr: config.metricsListen?.text });
   });
 }
 

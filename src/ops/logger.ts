@@ -18,6 +18,10 @@ export interface Logger {
 }
 
 const MAX_FIELD_CHARS = 256;
+// Boot-time fields written by our own code (never from the network) may run
+// longer: a root process names ~40 capabilities.
+const LONG_FIELDS: ReadonlySet<string> = new Set(['capabilities', 'reason']);
+const MAX_LONG_FIELD_CHARS = 1024;
 
 /** Drops unlisted keys and bounds string lengths so no field can grow a line without limit. */
 function sanitize(fields: Record<string, unknown>): Record<string, unknown> {
@@ -25,7 +29,8 @@ function sanitize(fields: Record<string, unknown>): Record<string, unknown> {
   for (const key of Object.keys(fields)) {
     const value = fields[key];
     if (value === undefined || !isAllowedLogKey(key)) continue;
-    out[key] = typeof value === 'string' && value.length > MAX_FIELD_CHARS ? value.slice(0, MAX_FIELD_CHARS) : value;
+    const max = LONG_FIELDS.has(key) ? MAX_LONG_FIELD_CHARS : MAX_FIELD_CHARS;
+    out[key] = typeof value === 'string' && value.length > max ? value.slice(0, max) : value;
   }
   return out;
 }
