@@ -115,6 +115,9 @@ async function main(argv: readonly string[]): Promise<void> {
     // falls through
     case 'run': {
       const logger = createLogger(outcome.config.logLevel);
+      // Node opens an inspector on SIGUSR1 unless someone listens for it; no
+      // debug listener may ever be opened (operations.md §3 step 7).
+      process.on('SIGUSR1', () => logger.warn('inspector_signal_ignored', { signal: 'SIGUSR1' }));
       const code = await run(outcome.config, logger);
       logger.flush();
       process.exit(code);

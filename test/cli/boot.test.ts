@@ -136,6 +136,19 @@ describe('boot refusals: production mode', () => {
   });
 });
 
+describe('no inspector at runtime', () => {
+  test('SIGUSR1 does not open an inspector', async () => {
+    const child = spawnCli(insecure(await freePort()));
+    await waitForStderr(child, /relay_started/);
+    child.kill('SIGUSR1');
+    await waitForStderr(child, /inspector_signal_ignored/);
+    child.kill('SIGTERM');
+    const r = await waitExit(child);
+    assert.equal(r.code, 0);
+    assert.ok(!/Debugger listening/.test(r.stderr), r.stderr);
+  });
+});
+
 describe('--metrics-listen', () => {
   test('non-loopback, named, wildcard, port-less and port-0 addresses exit 2 naming the flag', async () => {
     const bad = ['localhost:9090', '0.0.0.0:9090', ':9090', '127.0.0.1:0', '127.0.0.1', '[::1]:0', '10.0.0.1:9090', '[::]:9090', '127.0.0.1:65536'];
