@@ -179,6 +179,23 @@ describe('PROXY v2 front', () => {
   });
 });
 
+describe('PROXY v2 front with --trust-x-forwarded-for', () => {
+  test('the PROXY source wins: X-Forwarded-For from behind a TCP passthrough is the client talking', async () => {
+    const relay = await startRelay(
+      { rateLimitBurst: 1, rateLimitRefillMs: 60_000, trustXForwardedFor: true },
+      { proxyProtocol: { timeoutMs: 300 } },
+    );
+    try {
+      const src = v4([198, 51, 100, 30]);
+      const spoof = (ip: string): Buffer => request('/v1/server', { ...UPGRADE_HEADERS, 'X-Forwarded-For': ip });
+      assert.equal((await exchange(relay.port, [Buffer.concat([src, spoof('203.0.113.1')])])).status, 400);
+      assert.equal((await exchange(relay.port, [Buffer.concat([src, spoof('203.0.113.2')])])).status, 429);
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
 describe('parseProxyV2', () => {
   test('maps IPv4-in-IPv6 sources to IPv4 and refuses what is not PROXY over TCP', () => {
     const mapped = [...new Array<number>(10).fill(0), 0xff, 0xff, 192, 0, 2, 1];

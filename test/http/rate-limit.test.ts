@@ -3,6 +3,7 @@
 // source addresses and X-Forwarded-For.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import { RateLimiter } from '../../src/http/rate-limit.js';
 import { connectBinary, newServerId, sleep } from '../helpers/clients.js';
 import { headerless, httpRequest, upgrade } from '../helpers/http.js';
@@ -75,6 +76,45 @@ describe('RateLimiter', () => {
     assert.equal(rl.take('b').ok, true, 'b was forgotten and starts full');
     for (let i = 0; i < 10_000; i++) rl.take(`ip${i}`);
     assert.equal(rl.size, 3);
+    rl.close();
+  });
+});
+
+describe('RateLimiter properties', () => {
+  test('never admits more than burst + elapsed/refill per IP, and Retry-After is honest', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 3000 })), { maxLength: 200 }),
+        (burst, refillMs, steps) => {
+          const { rl, clock } = limiter(burst, refillMs);
+          const start = clock.t;
+          const admitted = new Map<string, number>();
+          for (const [ip, dt] of steps) {
+            clock.t += dt;
+            const r = rl.take(ip);
+            if (r.ok) admitted.set(ip, (admitted.get(ip) ?? 0) + 1);
+            else {
+              assert.ok(r.retryAfterSeconds >= 1);
+              assert.ok(r.retryAfterSeconds <= Math.ceil(refillMs / 1000));
+            }
+            const bound = burst + (clock.t - start) / refillMs;
+            assert.ok((admitted.get(ip) ?? 0) <= bound + 1e-9);
+          }
+          rl.close();
+        },
+      ),
+    );
+  });
+
+  test('the sweep runs on its own interval', async () => {
+    const clock = { t: 0 };
+    const rl = new RateLimiter({ burst: 1, refillMs: 10, sweepIntervalMs: 20, now: () => clock.t });
+    rl.take('a');
+    clock.t += 10;
+    await sleep(60);
+    assert.equal(rl.size, 0);
     rl.close();
   });
 });
