@@ -41,6 +41,34 @@ function precreated(counter: Counter<string>, labels: Record<string, string>): I
   return child;
 }
 
+/** A counter for the forwarding path: one field increment, read at scrape time. */
+class HotCounter implements Inc {
+  value = 0;
+  inc(n = 1): void {
+    this.value += n;
+  }
+}
+
+/** A `direction`-labelled counter whose two cells mirror hot counters on every scrape. */
+function directionCounter(r: Registry, name: string, help: string, p2b: HotCounter, b2p: HotCounter): void {
+  const cells: Array<[Inc, HotCounter, { reported: number }]> = [];
+  const counter = new Counter({
+    name,
+    help,
+    labelNames: ['direction'],
+    registers: [r],
+    collect() {
+      for (const [child, hot, state] of cells) {
+        const delta = hot.value - state.reported;
+        if (delta > 0) child.inc(delta);
+        state.reported = hot.value;
+      }
+    },
+  });
+  cells.push([precreated(counter, { direction: 'phone_to_binary' }), p2b, { reported: 0 }]);
+  cells.push([precreated(counter, { direction: 'binary_to_phone' }), b2p, { reported: 0 }]);
+}
+
 function children<K extends string>(counter: Counter<string>, keys: readonly K[], label: string): Record<K, Inc> {
   const out = {} as Record<K, Inc>;
   for (const k of keys) out[k] = precreated(counter, { [label]: k });
@@ -85,22 +113,22 @@ export class RelayMetrics {
       help: 'Registered phone connections.',
       registers: [r],
     });
-    const frames = new Counter({
-      name: 'pyrycode_relay_frames_forwarded_total',
-      help: 'Frames written to the destination socket, by direction.',
-      labelNames: ['direction'],
-      registers: [r],
-    });
-    this.framesPhoneToBinary = precreated(frames, { direction: 'phone_to_binary' });
-    this.framesBinaryToPhone = precreated(frames, { direction: 'binary_to_phone' });
-    const bytes = new Counter({
-      name: 'pyrycode_relay_bytes_forwarded_total',
-      help: 'Inner-frame bytes written to the destination socket, by direction.',
-      labelNames: ['direction'],
-      registers: [r],
-    });
-    this.bytesPhoneToBinary = precreated(bytes, { direction: 'phone_to_binary' });
-    this.bytesBinaryToPhone = precreated(bytes, { direction: 'binary_to_phone' });
+    // Per-frame counters are plain numbers, folded into prom-client at scrape
+    // time: a labelled prom-client child hashes its labels on every inc().
+    const [framesP2B, framesB2P] = [new HotCounter(), new HotCounter()];
+    this.framesPhoneToBinary = framesP2B;
+    this.framesBinaryToPhone = framesB2P;
+    directionCounter(r, 'pyrycode_relay_frames_forwarded_total', 'Frames written to the destination socket, by direction.', framesP2B, framesB2P);
+    const [bytesP2B, bytesB2P] = [new HotCounter(), new HotCounter()];
+    this.bytesPhoneToBinary = bytesP2B;
+    this.bytesBinaryToPhone = bytesB2P;
+    directionCounter(
+      r,
+      'pyrycode_relay_bytes_forwarded_total',
+      'Inner-frame bytes written to the destination socket, by direction.',
+      bytesP2B,
+      bytesB2P,
+    );
     const expiries = new Counter({
       name: 'pyrycode_relay_grace_expiries_total',
       help: 'Grace windows that expired and evicted a server-id.',
