@@ -25,15 +25,6 @@ export interface Admission {
   close?(): void;
 }
 
-const noop = (): void => {};
-
-/** No limits: every request is admitted and the client IP is the socket peer. */
-export const openAdmission: Admission = {
-  admit(req) {
-    return { ok: true, clientIp: req.socket.remoteAddress ?? '', release: noop };
-  },
-};
-
 export interface AdmissionOptions {
   trustXForwardedFor: boolean;
   rateLimitBurst: number;
