@@ -96,9 +96,9 @@ class ProxyProtocolFront extends Server {
     let buf: Buffer = Buffer.alloc(0);
     const refuse = (reason: ProxyRejectReason): void => {
       finish();
+      this.opts.logger.debug('proxy_header_rejected', { reason, remote: socket.remoteAddress });
       // destroy(), not end(): nothing at all goes back to the peer.
       socket.destroy();
-      this.opts.logger.debug('proxy_header_rejected', { reason, remote: socket.remoteAddress });
       this.opts.onReject?.(reason);
     };
     const timer = setTimeout(() => refuse('timeout'), this.opts.timeoutMs);
