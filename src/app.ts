@@ -16,6 +16,7 @@ import { startMetricsServer, type MetricsServer } from './ops/metrics-server.js'
 import { VERSION } from './ops/version.js';
 import { DisabledPush, type PushDispatcher } from './push/dispatcher.js';
 import { Relay } from './relay/relay.js';
+import { openTlsMode, type TlsMode, type TlsTunables } from './tls/tls-mode.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -30,6 +31,8 @@ export interface AppDeps {
   proxyProtocol?: { timeoutMs?: number };
   /** Close-handshake wait; tests shorten it. */
   closeTimeoutMs?: number;
+  /** ACME-mode internals (handshake wait, retry backoff); tests shorten them. */
+  tls?: TlsTunables;
 }
 
 export interface RunningApp {
@@ -38,6 +41,10 @@ export interface RunningApp {
   readonly server: Server;
   /** The bound address of the public listener. */
   readonly address: AddressInfo;
+  /** ACME mode (--domain): certificate handling and the HTTP-01 listener. */
+  readonly tls?: TlsMode;
+  /** ACME mode: the bound address of the HTTP-01 listener. */
+  readonly http01Address?: AddressInfo;
   /** The bound metrics listener, unless --metrics-listen="" disabled it. */
   readonly metricsAddress: AddressInfo | undefined;
   /** Listeners whose failure ends the process (public, PROXY front, metrics). */
@@ -65,10 +72,12 @@ export function stopAccepting(server: NetServer): Promise<void> {
 export async function startApp(config: RelayConfig, listenAt: ListenAddress, deps: AppDeps): Promise<RunningApp> {
   const metrics = deps.metrics ?? new RelayMetrics({ runtime: config.metricsListen !== undefined });
   const push = deps.push ?? new DisabledPush(deps.logger);
+  // ACME mode checks the cache directory first (CacheDirError → exit 1) and serves TLS.
+  const tls = config.domain !== undefined ? await openTlsMode(config, deps.logger, deps.tls) : undefined;
   const relay = new Relay(config, { logger: deps.logger, metrics, push });
   const admission = deps.admission ?? createAdmission(config, { logger: deps.logger, metrics });
-  const server = createServer();
-  installHeaderTimeout(server, config.headerTimeoutMs);
+  const server = tls?.server ?? createServer();
+  installHeaderTimeout(server, config.headerTimeoutMs, tls !== undefined ? 'secureConnection' : 'connection');
   const wss: WebSocketServer = attachRouter(server, {
     relay,
     admission,
@@ -77,6 +86,7 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
     startedAt: Date.now(),
     maxMessageBytes: config.maxMessageBytes,
     closeTimeoutMs: deps.closeTimeoutMs,
+    domain: config.domain,
   });
   const front =
     deps.proxyProtocol === undefined
@@ -89,14 +99,18 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
   const publicListener: NetServer = front ?? server;
   let metricsServer: MetricsServer | undefined;
   let address: AddressInfo;
+  let http01Address: AddressInfo | undefined;
   try {
     address = await listen(publicListener, listenAt);
     if (config.metricsListen !== undefined) {
       metricsServer = await startMetricsServer(metrics, config.metricsListen, deps.logger);
     }
+    http01Address = await tls?.start();
   } catch (err) {
     // Leave nothing bound or ticking behind a failed start.
     publicListener.close();
+    await tls?.close();
+    await metricsServer?.close();
     admission.close?.();
     await relay.shutdown();
     throw err;
@@ -107,14 +121,17 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
     metrics,
     server,
     address,
+    tls,
+    http01Address,
     metricsAddress: metricsServer?.address,
-    listeners: metricsServer === undefined ? [publicListener] : [publicListener, metricsServer.server],
+    listeners: [publicListener, ...(metricsServer === undefined ? [] : [metricsServer.server]), ...(tls === undefined ? [] : [tls.http01])],
     drain() {
       drained ??= (async () => {
         const closed = stopAccepting(publicListener);
         await relay.shutdown();
         wss.close();
         server.closeAllConnections();
+        await tls?.close();
         await closed;
         admission.close?.();
         await metricsServer?.close();

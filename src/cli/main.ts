@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { url as inspectorUrl } from 'node:inspector';
 import { homedir } from 'node:os';
 import { startApp, type RunningApp } from '../app.js';
+import { CacheDirError } from '../tls/cache-dir.js';
 import { runBootChecks, type BootFacts } from '../ops/boot-checks.js';
 import type { RelayEnvironment } from '../ops/env.js';
 import { parseCommandLine, UsageError, type RelayConfig } from '../ops/config.js';
@@ -55,18 +56,19 @@ async function run(config: RelayConfig, logger: Logger): Promise<number> {
   // The validated environment (production flag, FCM key and URL) is for the push sender.
   const environment = bootChecks(config, logger);
   if (environment === undefined) return EXIT_USAGE;
-  if (config.insecureListen === undefined) {
-    logger.error('boot_refused', { flag: 'domain', reason: 'TLS mode is not available in this build; use --insecure-listen' });
-    return EXIT_USAGE;
-  }
+  const listenAt = config.insecureListen ?? config.httpsListen;
   let app: RunningApp;
   try {
-    app = await startApp(config, config.insecureListen, { logger });
+    // --https-proxy-protocol (ACME mode only): the PROXY v2 header comes before the TLS handshake.
+    app = await startApp(config, listenAt, { logger, proxyProtocol: config.httpsProxyProtocol ? {} : undefined });
   } catch (err) {
-    logger.error('listen_failed', { err: errText(err) });
+    if (err instanceof CacheDirError) {
+      logger.error('boot_refused', { flag: 'cert-cache', dir: err.dir, reason: err.message });
+      return EXIT_RUNTIME;
+    }
+    logger.error('listen_failed', { addr: listenAt.text, err: errText(err) });
     return EXIT_RUNTIME;
   }
-  const started = config.insecureListen.text;
   return new Promise<number>((resolve) => {
     let draining = false;
     const drain = (code: number, signal?: string): void => {
@@ -88,7 +90,12 @@ async function run(config: RelayConfig, logger: Logger): Promise<number> {
     }
     // Announced only once the signal handlers are in place: a supervisor (or a
     // test) may send SIGTERM the moment it reads this line.
-    logger.info('relay_started', { version: VERSION, mode: 'insecure', addr: started });
+    if (config.insecureListen !== undefined) {
+      logger.info('relay_started', { version: VERSION, mode: 'insecure', addr: listenAt.text });
+    } else {
+      logger.info('relay_started', { version: VERSION, mode: 'tls', addr: listenAt.text, domain: config.domain });
+      logger.info('http01_listening', { addr: config.httpListen.text });
+    }
     if (app.metricsAddress !== undefined) logger.info('metrics_listening', { addr: config.metricsListen?.text });
   });
 }

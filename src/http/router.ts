@@ -12,6 +12,7 @@ import type { Admission } from './admission.js';
 import { checkUpgradeHeaders, type Endpoint } from './headers.js';
 import { healthBody, writeHealth } from './healthz.js';
 import { rejectUpgrade } from './raw-response.js';
+import { hostMatches } from '../tls/host.js';
 
 export interface RouterOptions {
   relay: Relay;
@@ -22,6 +23,8 @@ export interface RouterOptions {
   maxMessageBytes: number;
   /** How long a close handshake may wait for the peer. */
   closeTimeoutMs?: number;
+  /** ACME mode: requests whose Host is not this domain get 421 (operations.md §8). */
+  domain?: string;
 }
 
 const ENDPOINTS: Record<string, Endpoint | undefined> = { '/v1/server': 'server', '/v1/client': 'client' };
@@ -52,7 +55,13 @@ export function attachRouter(server: Server, opts: RouterOptions): WebSocketServ
     closeTimeout: opts.closeTimeoutMs ?? 5000,
   } as ConstructorParameters<typeof WebSocketServer>[0]);
 
+  const misdirected = (req: IncomingMessage): boolean => opts.domain !== undefined && !hostMatches(req.headers.host, opts.domain);
+
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (misdirected(req)) {
+      plain(res, 421, 'misdirected request');
+      return;
+    }
     const path = pathOf(req.url);
     if (path === '/healthz') {
       writeHealth(res, healthBody(opts.version, relay, opts.startedAt), req.method === 'HEAD');
@@ -80,6 +89,10 @@ export function attachRouter(server: Server, opts: RouterOptions): WebSocketServ
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (misdirected(req)) {
+      rejectUpgrade(socket, 421, 'misdirected request');
+      return;
+    }
     const endpoint = ENDPOINTS[pathOf(req.url)];
     if (endpoint === undefined) {
       rejectUpgrade(socket, 404, 'not found');

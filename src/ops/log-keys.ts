@@ -33,6 +33,8 @@ export const LOG_KEYS = [
   'signal',
   'dir',
   'domain',
+  // ACME mode: the problem type of a failed issuance (urn:ietf:params:acme:error:…)
+  'acme_error',
 ] as const;
 
 export type LogKey = (typeof LOG_KEYS)[number];
