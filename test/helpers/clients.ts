@@ -1,5 +1,6 @@
 // Real ws clients playing a binary and phones, with helpers to await the next
 // message or the close, so tests read like the protocol.
+import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
 
 export interface Closed {
@@ -88,6 +89,9 @@ export class TestClient {
 export interface DialOptions {
   localAddress?: string;
   createConnection?: WebSocket.ClientOptions['createConnection'];
+  /** wss:// tests: the root to trust and a resolver for the test domain. */
+  ca?: string;
+  lookup?: LookupFunction;
 }
 
 function open(url: string, headers: Record<string, string>, dial: DialOptions = {}): Promise<TestClient> {

@@ -1,0 +1,123 @@
+// Black-box, against a real ACME server (pebble) and the CLI as a child
+// process: first start issues a certificate through HTTP-01 while the first
+// handshake waits for it; wss:// binary and phone exchange frames through it,
+// validated against pebble's root; Host mismatch → 421; the HTTP-01 port
+// answers 404 without a body; the cache holds 0600 files; a restart with the
+// ACME server gone reuses the cached certificate; TLS 1.1 is refused
+// (operations.md §8).
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import { DOMAIN, httpGet, httpsGet, peerCertificate, startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
+import { connectBinary, connectPhone, newServerId } from '../helpers/clients.js';
+import { PEBBLE_LISTENER_CA } from '../helpers/pebble.js';
+import { spawnCli, waitExit, waitForStderr } from '../helpers/process.js';
+
+/** Offers only TLS 1.0/1.1 (which this client could speak); returns the error code. */
+function tls11Refusal(port: number, rootPem: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, servername: DOMAIN, ca: rootPem, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+    s.on('secureConnect', () => {
+      s.destroy();
+      reject(new Error(`handshake succeeded with ${s.getProtocol()}`));
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+describe('TLS with ACME (pebble)', () => {
+  let env: AcmeEnv;
+  let firstRoot: string;
+  let firstSerial: string;
+  before(async () => {
+    env = await startAcmeEnv();
+    firstRoot = env.pebble.rootPem;
+  });
+  after(() => env.stop());
+
+  test('first start: issues through HTTP-01; a connection opened at boot completes with the new certificate; wss:// frames flow', async () => {
+    const child = spawnCli(env.args(), { NODE_EXTRA_CA_CERTS: PEBBLE_LISTENER_CA });
+    try {
+      await waitForStderr(child, /relay_started/);
+      // Connect before the certificate exists: the handshake is held, not failed.
+      const id = newServerId();
+      const binaryP = connectBinary(env.base, id, {}, env.wsOptions());
+      await waitForStderr(child, /cert_issued/, 20_000);
+      const binary = await binaryP;
+      const phone = await connectPhone(env.base, id, {}, env.wsOptions());
+      phone.send('{"v":2,"type":"noise_init","data":"AAAA"}');
+      const raw = await binary.next();
+      const m = /^\{"conn_id":"([^"]+)","frame":\{"v":2,"type":"noise_init","data":"AAAA"\}\}$/.exec(raw);
+      assert.ok(m, raw);
+      binary.send(`{"conn_id":"${m[1]}","frame":{"v":2,"type":"noise_resp","data":"BBBB"}}`);
+      assert.equal(await phone.next(), '{"v":2,"type":"noise_resp","data":"BBBB"}');
+
+      const cert = await peerCertificate(env.httpsPort, firstRoot);
+      assert.equal(cert.subjectaltname, `DNS:${DOMAIN}`);
+      firstSerial = cert.serialNumber;
+
+      const health = await httpsGet(env.httpsPort, '/healthz', firstRoot);
+      assert.equal(health.status, 200);
+      assert.match(health.body, /"connected_binaries":1,"connected_phones":1/);
+
+      // Host, port stripped and case-insensitive, must be the domain.
+      assert.equal((await httpsGet(env.httpsPort, '/healthz', firstRoot, `${DOMAIN.toUpperCase()}:443`)).status, 200);
+      const foreign = await httpsGet(env.httpsPort, '/healthz', firstRoot, 'other.example');
+      assert.equal(foreign.status, 421);
+      await assert.rejects(connectPhone(env.base, id, { Host: 'other.example' }, env.wsOptions()), /HTTP 421/);
+
+      // The HTTP-01 port: 404 with no body for anything that is not a live challenge.
+      for (const path of ['/', '/healthz', '/v1/server', '/.well-known/acme-challenge/unknown-token']) {
+        const r = await httpGet(env.httpPort, path);
+        assert.equal(r.status, 404, path);
+        assert.equal(r.body, '', path);
+        assert.equal(r.headers.location, undefined, path);
+      }
+
+      binary.close();
+      phone.close();
+      child.kill('SIGTERM');
+      const exit = await waitExit(child);
+      assert.equal(exit.code, 0);
+      assert.ok(!exit.stderr.includes('PRIVATE KEY'), 'no key material in logs');
+      assert.ok(!exit.stderr.includes('acme_issue_failed'), exit.stderr);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  test('the cache directory is 0700 and every file in it 0600 (Go autocert layout)', () => {
+    assert.equal(statSync(env.cacheDir).mode & 0o777, 0o700);
+    const names = readdirSync(env.cacheDir).sort();
+    assert.deepEqual(names, ['acme_account+key', DOMAIN]);
+    for (const name of names) assert.equal(statSync(join(env.cacheDir, name)).mode & 0o777, 0o600, name);
+    const bundle = readFileSync(join(env.cacheDir, DOMAIN), 'utf8');
+    assert.match(bundle, /^-----BEGIN EC PRIVATE KEY-----[\s\S]*-----BEGIN CERTIFICATE-----/);
+  });
+
+  test('a restart reuses the cached certificate while the ACME server is down', async () => {
+    await env.pebble.stop();
+    const child = spawnCli(env.args(), { NODE_EXTRA_CA_CERTS: PEBBLE_LISTENER_CA });
+    try {
+      await waitForStderr(child, /cert_loaded/);
+      const cert = await peerCertificate(env.httpsPort, firstRoot);
+      assert.equal(cert.serialNumber, firstSerial);
+      assert.equal(await tls11Refusal(env.httpsPort, firstRoot), 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
+      const id = newServerId();
+      const binary = await connectBinary(env.base, id, {}, env.wsOptions(firstRoot));
+      const phone = await connectPhone(env.base, id, {}, env.wsOptions(firstRoot));
+      phone.send('{"v":2,"type":"noise_init","data":"CCCC"}');
+      assert.match(await binary.next(), /"frame":\{"v":2,"type":"noise_init","data":"CCCC"\}/);
+      binary.close();
+      phone.close();
+      child.kill('SIGTERM');
+      const exit = await waitExit(child);
+      assert.equal(exit.code, 0);
+      assert.doesNotMatch(exit.stderr, /cert_issued|acme_issue_failed/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
