@@ -75,7 +75,14 @@ export async function issueCertificate(opts: IssueOptions): Promise<Issued> {
       backoffMin: opts.pollMinMs ?? 250,
       backoffMax: opts.pollMaxMs ?? 10_000,
     });
-    await client.createAccount({ termsOfServiceAgreed: true });
+    // Look the account up first: re-registering an existing key makes acme-client
+    // send an empty account update, which strict CAs reject as malformed.
+    try {
+      await client.createAccount({ onlyReturnExisting: true });
+    } catch {
+      await client.createAccount({ termsOfServiceAgreed: true });
+    }
+    lastProblem = undefined; // accountDoesNotExist on a first start is expected
     const order = await client.createOrder({ identifiers: [{ type: 'dns', value: opts.domain }] });
     for (const authz of await client.getAuthorizations(order)) {
       if (authz.status === 'valid') continue; // reused authorization

@@ -17,6 +17,7 @@ import { createHttp01Server } from './http01.js';
 export interface TlsTunables {
   handshakeWaitMs?: number;
   retryBaseMs?: number;
+  retryMaxMs?: number;
   pollMinMs?: number;
 }
 
