@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { DOMAIN, httpGet, httpsGet, peerCertificate, startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
 import { connectBinary, connectPhone, newServerId } from '../helpers/clients.js';
@@ -24,6 +25,27 @@ function tls11Refusal(port: number, rootPem: string): Promise<string> {
       reject(new Error(`handshake succeeded with ${s.getProtocol()}`));
     });
     s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+function handshakeWith(opts: ConnectionOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect(opts, () => {
+      s.destroy();
+      resolve();
+    });
+    s.on('error', reject);
+  });
+}
+
+/** Sends a plaintext request to a TLS port and returns whatever comes back as text. */
+function plaintextAnswer(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let got = '';
+    const s = netConnect(port, '127.0.0.1', () => s.write(`GET /healthz HTTP/1.1\r\nHost: ${DOMAIN}\r\n\r\n`));
+    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    s.on('error', () => {});
+    s.on('close', () => resolve(got.startsWith('HTTP/') ? got : ''));
   });
 }
 
@@ -105,6 +127,11 @@ describe('TLS with ACME (pebble)', () => {
       const cert = await peerCertificate(env.httpsPort, firstRoot);
       assert.equal(cert.serialNumber, firstSerial);
       assert.equal(await tls11Refusal(env.httpsPort, firstRoot), 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
+      // No SNI, or another name: no certificate is offered (as with Go's autocert).
+      await assert.rejects(handshakeWith({ host: '127.0.0.1', port: env.httpsPort, ca: firstRoot }));
+      await assert.rejects(handshakeWith({ host: '127.0.0.1', port: env.httpsPort, ca: firstRoot, servername: 'other.example' }));
+      // Plaintext HTTP on the TLS port is dropped; the relay carries on.
+      assert.equal(await plaintextAnswer(env.httpsPort), '');
       const id = newServerId();
       const binary = await connectBinary(env.base, id, {}, env.wsOptions(firstRoot));
       const phone = await connectPhone(env.base, id, {}, env.wsOptions(firstRoot));
