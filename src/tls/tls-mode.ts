@@ -3,7 +3,8 @@
 // handshake by the CertManager), and the HTTP-01 listener. The caller listens on
 // `server` (or on a PROXY protocol front that feeds it) and then calls start().
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Server as HttpServer } from 'node:http';
 import type { RelayConfig } from '../ops/config.js';
 import type { Logger } from '../ops/logger.js';
@@ -32,6 +33,35 @@ export interface TlsMode {
   close(): Promise<void>;
 }
 
+const tupleOf = (s: Socket): string => `${s.remoteAddress}|${s.remotePort}|${s.localAddress}|${s.localPort}`;
+
+/**
+ * Slow-loris guard for the handshake (relay-behaviour.md §6): the TLS handshake
+ * must finish within the header timeout of the TCP accept — an absolute
+ * deadline, unlike Node's idle handshakeTimeout, which a trickled ClientHello
+ * keeps extending — plus the first-certificate wait while no certificate
+ * exists. header-timeout.ts then bounds the request headers. Accepted and
+ * secured sockets are matched by their address 4-tuple (unique while open).
+ */
+function guardHandshake(server: HttpsServer, headerTimeoutMs: number, extraWaitMs: () => number): void {
+  const pending = new Map<string, NodeJS.Timeout>();
+  // Prepended so the raw socket is seen before the TLS layer takes it over.
+  server.prependListener('connection', (raw: Socket) => {
+    const key = tupleOf(raw);
+    const timer = setTimeout(() => {
+      pending.delete(key);
+      raw.destroy();
+    }, headerTimeoutMs + extraWaitMs());
+    timer.unref();
+    pending.set(key, timer);
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const key = tupleOf(socket);
+    clearTimeout(pending.get(key));
+    pending.delete(key);
+  });
+}
+
 export async function openTlsMode(config: RelayConfig, logger: Logger, tunables: TlsTunables = {}): Promise<TlsMode> {
   const domain = config.domain;
   if (domain === undefined) throw new Error('openTlsMode needs --domain');
@@ -49,9 +79,10 @@ export async function openTlsMode(config: RelayConfig, logger: Logger, tunables:
   const https: HttpsServer = createHttpsServer({
     minVersion: 'TLSv1.2',
     SNICallback: certs.sniCallback,
-    // A handshake may legitimately wait for the first certificate; bound it just past that.
+    // Node's own (idle) handshake timer as a backstop; guardHandshake sets the real deadline.
     handshakeTimeout: handshakeWaitMs + config.headerTimeoutMs,
   });
+  guardHandshake(https, config.headerTimeoutMs, () => (certs.notAfter === undefined ? handshakeWaitMs : 0));
   const http01 = createHttp01Server(challenges, config.headerTimeoutMs);
   return {
     server: https as unknown as HttpServer,

@@ -49,6 +49,15 @@ function plaintextAnswer(port: number): Promise<string> {
   });
 }
 
+/** Sends the first bytes of a ClientHello, then nothing; resolves when the relay closes. */
+function stalledHello(port: number): Promise<void> {
+  return new Promise((resolve) => {
+    const s = netConnect(port, '127.0.0.1', () => s.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x50, 0x01])));
+    s.on('error', () => {});
+    s.on('close', () => resolve());
+  });
+}
+
 describe('TLS with ACME (pebble)', () => {
   let env: AcmeEnv;
   let firstRoot: string;
@@ -121,7 +130,7 @@ describe('TLS with ACME (pebble)', () => {
 
   test('a restart reuses the cached certificate while the ACME server is down', async () => {
     await env.pebble.stop();
-    const child = spawnCli(env.args(), { NODE_EXTRA_CA_CERTS: PEBBLE_LISTENER_CA });
+    const child = spawnCli(env.args(['--header-timeout', '1s']), { NODE_EXTRA_CA_CERTS: PEBBLE_LISTENER_CA });
     try {
       await waitForStderr(child, /cert_loaded/);
       const cert = await peerCertificate(env.httpsPort, firstRoot);
@@ -135,6 +144,13 @@ describe('TLS with ACME (pebble)', () => {
       const id = newServerId();
       const binary = await connectBinary(env.base, id, {}, env.wsOptions(firstRoot));
       const phone = await connectPhone(env.base, id, {}, env.wsOptions(firstRoot));
+      // A stalled ClientHello is cut at the header timeout, counted from the TCP accept.
+      const t0 = Date.now();
+      await stalledHello(env.httpsPort);
+      const cut = Date.now() - t0;
+      assert.ok(cut >= 900 && cut < 2500, `stalled handshake closed after ${cut} ms`);
+      // Connections that finished their handshake are not touched by that deadline.
+      assert.equal(binary.isClosed || phone.isClosed, false);
       phone.send('{"v":2,"type":"noise_init","data":"CCCC"}');
       assert.match(await binary.next(), /"frame":\{"v":2,"type":"noise_init","data":"CCCC"\}/);
       binary.close();

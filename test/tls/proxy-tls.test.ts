@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Command, IPv4Address, IPv4ProxyAddress, TransportProtocol, V2ProxyProtocol } from 'proxy-protocol-js';
 import { DOMAIN, httpGet, startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
-import { connectBinary, connectPhone, newServerId } from '../helpers/clients.js';
+import { connectBinary, connectPhone, newServerId, sleep } from '../helpers/clients.js';
 import { PEBBLE_LISTENER_CA } from '../helpers/pebble.js';
 import { spawnCli, waitExit, waitForStderr } from '../helpers/process.js';
 
@@ -18,11 +18,18 @@ function proxyHeader(src: [number, number, number, number]): Buffer {
   return Buffer.from(new V2ProxyProtocol(Command.PROXY, TransportProtocol.STREAM, addr).build());
 }
 
-/** A TLS connection whose TCP stream starts with a PROXY v2 header from `src`. */
-function viaProxy(port: number, rootPem: string, src: [number, number, number, number]): TLSSocket {
+/**
+ * A TLS connection whose TCP stream starts with a PROXY v2 header from `src`.
+ * `oneWrite` corks the socket so the header and the ClientHello leave in a
+ * single write (the relay then finds TLS bytes behind the header to put back).
+ */
+function viaProxy(port: number, rootPem: string, src: [number, number, number, number], oneWrite = false): TLSSocket {
   const raw = netConnect(port, '127.0.0.1');
+  if (oneWrite) raw.cork();
   raw.write(proxyHeader(src));
-  return tlsConnect({ socket: raw, servername: DOMAIN, ca: rootPem });
+  const tls = tlsConnect({ socket: raw, servername: DOMAIN, ca: rootPem });
+  if (oneWrite) raw.once('connect', () => setImmediate(() => raw.uncork()));
+  return tls;
 }
 
 /** Sends `bytes` straight to the port and counts what comes back before it closes. */
@@ -44,13 +51,13 @@ describe('PROXY v2 in front of TLS', () => {
   after(() => env.stop());
 
   test('header then handshake carries wss:// traffic and the header source is the client IP; no header → silence', async () => {
-    const child = spawnCli(env.args(['--https-proxy-protocol']), { NODE_EXTRA_CA_CERTS: PEBBLE_LISTENER_CA });
+    const child = spawnCli(env.args(['--https-proxy-protocol', '--header-timeout', '1s']), { NODE_EXTRA_CA_CERTS: PEBBLE_LISTENER_CA });
     try {
       await waitForStderr(child, /cert_issued/, 20_000);
       const root = env.pebble.rootPem;
       const id = newServerId();
       const binary = await connectBinary(env.base, id, {}, { createConnection: () => viaProxy(env.httpsPort, root, [203, 0, 113, 7]) });
-      const phone = await connectPhone(env.base, id, {}, { createConnection: () => viaProxy(env.httpsPort, root, [198, 51, 100, 9]) });
+      const phone = await connectPhone(env.base, id, {}, { createConnection: () => viaProxy(env.httpsPort, root, [198, 51, 100, 9], true) });
       phone.send('{"v":2,"type":"noise_init","data":"AAAA"}');
       assert.match(await binary.next(), /"frame":\{"v":2,"type":"noise_init","data":"AAAA"\}/);
       await waitForStderr(child, /"phone_registered"/);
@@ -69,8 +76,11 @@ describe('PROXY v2 in front of TLS', () => {
       assert.equal(helloBack, 0);
       const plainBack = await bytesBack(env.httpsPort, (s) => s.write(`GET /healthz HTTP/1.1\r\nHost: ${DOMAIN}\r\n\r\n`));
       assert.equal(plainBack, 0);
-      // The live pair is unaffected.
+      // The live pair is unaffected, past the (1 s) header and handshake deadlines too.
+      await sleep(1500);
       assert.equal(binary.isClosed || phone.isClosed, false);
+      phone.send('{"n":2}');
+      assert.match(await binary.next(), /"frame":\{"n":2\}/);
 
       // The HTTP-01 port takes no header.
       const r = await httpGet(env.httpPort, '/');
