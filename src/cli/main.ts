@@ -66,7 +66,7 @@ async function run(config: RelayConfig, logger: Logger): Promise<number> {
       logger.error('boot_refused', { flag: 'cert-cache', dir: err.dir, reason: err.message });
       return EXIT_RUNTIME;
     }
-    logger.error('listen_failed', { addr: listenAt.text, err: errText(err) });
+    logger.error('listen_failed', { err: errText(err) });
     return EXIT_RUNTIME;
   }
   return new Promise<number>((resolve) => {
