@@ -48,8 +48,10 @@ function guardHandshake(server: HttpsServer, headerTimeoutMs: number, extraWaitM
   // Prepended so the raw socket is seen before the TLS layer takes it over.
   server.prependListener('connection', (raw: Socket) => {
     const key = tupleOf(raw);
-    const timer = setTimeout(() => {
-      pending.delete(key);
+    // A leftover entry for the same 4-tuple belongs to a connection that is gone.
+    clearTimeout(pending.get(key));
+    const timer: NodeJS.Timeout = setTimeout(() => {
+      if (pending.get(key) === timer) pending.delete(key);
       raw.destroy();
     }, headerTimeoutMs + extraWaitMs());
     timer.unref();
