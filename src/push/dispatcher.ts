@@ -2,6 +2,7 @@
 // `wake()` from the binary's read loop and never waits on it; an
 // implementation must return at once and do its work asynchronously.
 import type { Logger } from '../ops/logger.js';
+import { DropLog } from './drop-log.js';
 
 export interface PushDispatcher {
   /** `request` is the parsed `push_wake` value, not yet validated. */
@@ -12,10 +13,14 @@ export interface PushDispatcher {
 
 /** Push off (no credentials configured): every wake is dropped with a warn line. */
 export class DisabledPush implements PushDispatcher {
-  constructor(private readonly logger: Logger) {}
+  private readonly dropLog: DropLog;
+
+  constructor(logger: Logger) {
+    this.dropLog = new DropLog(logger);
+  }
 
   wake(serverId: string): void {
-    this.logger.warn('push_wake_dropped', { server_id: serverId, reason: 'push disabled' });
+    this.dropLog.drop(serverId, 'push disabled');
   }
 
   async close(): Promise<void> {}
