@@ -14,7 +14,8 @@ import type { Logger } from './ops/logger.js';
 import { RelayMetrics } from './ops/metrics.js';
 import { startMetricsServer, type MetricsServer } from './ops/metrics-server.js';
 import { VERSION } from './ops/version.js';
-import { DisabledPush, type PushDispatcher } from './push/dispatcher.js';
+import type { PushDispatcher } from './push/dispatcher.js';
+import { createPushDispatcher, type PushSettings } from './push/setup.js';
 import { Relay } from './relay/relay.js';
 import { openTlsMode, type TlsMode, type TlsTunables } from './tls/tls-mode.js';
 
@@ -22,6 +23,8 @@ export interface AppDeps {
   logger: Logger;
   metrics?: RelayMetrics;
   push?: PushDispatcher;
+  /** FCM key and send URL from the environment; undefined = push off. Used when `push` is not given. */
+  pushSettings?: PushSettings;
   /** Defaults to the real policy built from the config (createAdmission). */
   admission?: Admission;
   /**
@@ -70,10 +73,13 @@ export function stopAccepting(server: NetServer): Promise<void> {
 }
 
 export async function startApp(config: RelayConfig, listenAt: ListenAddress, deps: AppDeps): Promise<RunningApp> {
-  const metrics = deps.metrics ?? new RelayMetrics({ runtime: config.metricsListen !== undefined });
-  const push = deps.push ?? new DisabledPush(deps.logger);
+  const metrics =
+    deps.metrics ?? new RelayMetrics({ runtime: config.metricsListen !== undefined, push: deps.pushSettings !== undefined });
   // ACME mode checks the cache directory first (CacheDirError → exit 1) and serves TLS.
   const tls = config.domain !== undefined ? await openTlsMode(config, deps.logger, deps.tls) : undefined;
+  const push =
+    deps.push ??
+    createPushDispatcher(deps.pushSettings, { logger: deps.logger, outcomes: metrics.pushWakes, drainTimeoutMs: config.drainTimeoutMs });
   const relay = new Relay(config, { logger: deps.logger, metrics, push });
   const admission = deps.admission ?? createAdmission(config, { logger: deps.logger, metrics });
   const server = tls?.server ?? createServer();

@@ -13,6 +13,7 @@ import type { RelayEnvironment } from '../ops/env.js';
 import { parseCommandLine, UsageError, type RelayConfig } from '../ops/config.js';
 import { createLogger, errText, type Logger } from '../ops/logger.js';
 import { VERSION } from '../ops/version.js';
+import { pushSettings } from '../push/setup.js';
 import { helpText } from './help.js';
 
 export const EXIT_OK = 0;
@@ -60,7 +61,11 @@ async function run(config: RelayConfig, logger: Logger): Promise<number> {
   let app: RunningApp;
   try {
     // --https-proxy-protocol (ACME mode only): the PROXY v2 header comes before the TLS handshake.
-    app = await startApp(config, listenAt, { logger, proxyProtocol: config.httpsProxyProtocol ? {} : undefined });
+    app = await startApp(config, listenAt, {
+      logger,
+      proxyProtocol: config.httpsProxyProtocol ? {} : undefined,
+      pushSettings: pushSettings(environment, config.fcmProject),
+    });
   } catch (err) {
     if (err instanceof CacheDirError) {
       logger.error('boot_refused', { flag: 'cert-cache', dir: err.dir, reason: err.message });

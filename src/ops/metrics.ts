@@ -100,8 +100,9 @@ export class RelayMetrics {
   /**
    * `runtime` adds prom-client's process and Node.js series (event-loop lag,
    * memory, GC, fds) under our prefix; only worth it when someone scrapes.
+   * `push` exposes pyrycode_relay_push_wakes_total (operations.md §6: only when push is on).
    */
-  constructor(opts: { runtime?: boolean } = {}) {
+  constructor(opts: { runtime?: boolean; push?: boolean } = {}) {
     const r = this.registry;
     this.connectedBinaries = new Gauge({
       name: 'pyrycode_relay_connected_binaries',
@@ -173,7 +174,8 @@ export class RelayMetrics {
         name: 'pyrycode_relay_push_wakes_total',
         help: 'Push wake requests by outcome.',
         labelNames: ['outcome'],
-        registers: [r],
+        // Push off: the children still exist (callers hold them) but are never scraped.
+        registers: opts.push === true ? [r] : [],
       }),
       PUSH_OUTCOMES,
       'outcome',
