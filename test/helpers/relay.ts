@@ -3,7 +3,9 @@
 import { homedir } from 'node:os';
 import { startApp, type AppDeps, type RunningApp } from '../../src/app.js';
 import { defaultConfig, type RelayConfig } from '../../src/ops/config.js';
-import { createLogger } from '../../src/ops/logger.js';
+import { createLogger, type Logger } from '../../src/ops/logger.js';
+import { RelayMetrics } from '../../src/ops/metrics.js';
+import type { PushDispatcher } from '../../src/push/dispatcher.js';
 
 export interface TestRelay {
   app: RunningApp;
@@ -38,7 +40,11 @@ export const FAST: Partial<RelayConfig> = {
 /** A metrics listener on an ephemeral loopback port (the flag parser forbids port 0). */
 export const EPHEMERAL_METRICS = { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' };
 
-export async function startRelay(overrides: Partial<RelayConfig> = {}, deps: Partial<AppDeps> = {}): Promise<TestRelay> {
+/** `makePush` builds a dispatcher on the relay's own logger and metrics (push on). */
+export type TestDeps = Partial<AppDeps> & { makePush?: (logger: Logger, metrics: RelayMetrics) => PushDispatcher };
+
+export async function startRelay(overrides: Partial<RelayConfig> = {}, testDeps: TestDeps = {}): Promise<TestRelay> {
+  const { makePush, ...deps } = testDeps;
   const config: RelayConfig = { ...defaultConfig(homedir()), ...FAST, ...overrides };
   const logs: string[] = [];
   const logger = createLogger('debug', {
@@ -47,6 +53,10 @@ export async function startRelay(overrides: Partial<RelayConfig> = {}, deps: Par
       allLogLines.push(line);
     },
   });
+  if (makePush !== undefined) {
+    deps.metrics ??= new RelayMetrics({ push: true });
+    deps.push = makePush(logger, deps.metrics);
+  }
   const app = await startApp(config, { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' }, {
     logger,
     closeTimeoutMs: 1000,
