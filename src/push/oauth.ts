@@ -3,8 +3,8 @@
 // The token is cached until `refreshMarginMs` before it expires, and concurrent
 // senders share one fetch. The shared fetch belongs to this object, not to any
 // one sender: a sender that gives up stops waiting, it does not cancel the fetch
-// for the others. Only close() cancels it.
-import { SignJWT } from 'jose';
+// for the others. Only close() cancels it. jose is loaded on first use, so a
+// relay with push off never pays for it at boot.
 import { boundedPost, HttpFailure } from './bounded-http.js';
 import { oauthError } from './reply.js';
 import type { ServiceAccount } from './service-account.js';
@@ -68,6 +68,7 @@ export class AccessTokens {
     const { account } = this.opts;
     let assertion: string;
     try {
+      const { SignJWT } = await import('jose');
       assertion = await new SignJWT({ scope: FCM_SCOPE })
         .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
         .setIssuer(account.clientEmail)
