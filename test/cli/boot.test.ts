@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { describe, test } from 'node:test';
 import { unexpectedCapabilities } from '../../src/ops/boot-checks.js';
 import { httpRequest } from '../helpers/http.js';
-import { CLI, freePort, runCli, spawnCli, waitExit, waitForStderr, type Exited } from '../helpers/process.js';
+import { CLI, freePort, runCli, spawnCli, waitExit, waitForStderr, type Exited, reap } from '../helpers/process.js';
 
 const EUID = process.geteuid?.() ?? -1;
 const MY_CAPS = unexpectedCapabilities(readFileSync('/proc/self/status', 'utf8')) ?? [];
@@ -51,6 +51,7 @@ function runAsNobody(caps: string[], args: string[], env: NodeJS.ProcessEnv): Pr
   child.out = { stdout: '', stderr: '' };
   child.stdout?.on('data', (d: Buffer) => (child.out.stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (child.out.stderr += d.toString()));
+  reap(child);
   return waitExit(child);
 }
 

@@ -14,7 +14,7 @@ export interface Exited {
 }
 
 /** Runs the CLI to completion (bounded by `timeoutMs`). */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 10_000): Promise<Exited> {
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<Exited> {
   const child = spawnCli(args, env);
   return waitExit(child, timeoutMs);
 }
@@ -36,10 +36,31 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
   child.out = { stdout: '', stderr: '' };
   child.stdout?.on('data', (d: Buffer) => (child.out.stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (child.out.stderr += d.toString()));
+  reap(child);
   return child;
 }
 
-export function waitExit(child: ChildProcess & { out: { stdout: string; stderr: string } }, timeoutMs = 10_000): Promise<Exited> {
+const live = new Set<ChildProcess>();
+let reaperInstalled = false;
+
+/**
+ * A test that fails half-way must not leave its relay running: the child never
+ * keeps the test process alive, and is killed when the test process exits.
+ */
+export function reap(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  child.unref();
+  for (const s of [child.stdout, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+  if (!reaperInstalled) {
+    reaperInstalled = true;
+    process.once('exit', () => {
+      for (const c of live) c.kill('SIGKILL');
+    });
+  }
+}
+
+export function waitExit(child: ChildProcess & { out: { stdout: string; stderr: string } }, timeoutMs = 20_000): Promise<Exited> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -54,7 +75,7 @@ export function waitExit(child: ChildProcess & { out: { stdout: string; stderr: 
 }
 
 /** Resolves once `pattern` appears on the child's stderr. */
-export function waitForStderr(child: ChildProcess & { out: { stderr: string } }, pattern: RegExp, timeoutMs = 5000): Promise<void> {
+export function waitForStderr(child: ChildProcess & { out: { stderr: string } }, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = (): boolean => {
       if (pattern.test(child.out.stderr)) {
