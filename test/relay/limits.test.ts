@@ -32,10 +32,10 @@ async function rawUpgrade(port: number, path: string, headers: string): Promise<
   return { sock, data: () => buf };
 }
 
-function closeCodeIn(buf: Buffer): number | undefined {
-  // Server frames are unmasked: find a close frame (opcode 8) after the 101 head.
-  const start = buf.indexOf('\r\n\r\n') + 4;
-  for (let i = start; i < buf.length - 3; ) {
+/** Server frames (unmasked) after the 101 head: opcode and payload of each. */
+function serverFrames(buf: Buffer): Array<{ op: number; payload: Buffer }> {
+  const frames = [];
+  for (let i = buf.indexOf('\r\n\r\n') + 4; i + 2 <= buf.length; ) {
     const op = (buf[i] as number) & 0x0f;
     let len = (buf[i + 1] as number) & 0x7f;
     let off = i + 2;
@@ -43,10 +43,15 @@ function closeCodeIn(buf: Buffer): number | undefined {
       len = buf.readUInt16BE(off);
       off += 2;
     }
-    if (op === 8) return buf.readUInt16BE(off);
+    frames.push({ op, payload: buf.subarray(off, off + len) });
     i = off + len;
   }
-  return undefined;
+  return frames;
+}
+
+function closeCodeIn(buf: Buffer): number | undefined {
+  const close = serverFrames(buf).find((f) => f.op === 8);
+  return close?.payload.readUInt16BE(0);
 }
 
 describe('limits and deadlines', () => {
@@ -138,14 +143,7 @@ describe('limits and deadlines', () => {
     const waited = Date.now() - t0;
     assert.ok(waited >= 800 && waited < 3000, `closed after ${waited} ms`);
     const buf = data();
-    let closes = 0;
-    const start = buf.indexOf('\r\n\r\n') + 4;
-    for (let i = start; i < buf.length; ) {
-      const op = (buf[i] as number) & 0x0f;
-      const len = (buf[i + 1] as number) & 0x7f;
-      if (op === 8) closes++;
-      i += 2 + len;
-    }
+    const closes = serverFrames(buf).filter((f) => f.op === 8).length;
     assert.equal(closes, 1);
     assert.equal(closeCodeIn(buf), 1007);
     assert.equal(JSON.parse(await binary.next()).close_code, 1007);
