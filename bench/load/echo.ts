@@ -1,0 +1,67 @@
+// Echo processes for the load benchmark.
+//   echo.js server <port>                 a plain ws echo server (the direct and nginx baselines)
+//   echo.js binaries <relayUrl> <ids,...>  one echo binary per server-id on the relay's /v1/server
+// Both send every message straight back, same opcode, same bytes: the relay's
+// envelope to a binary is also a valid envelope from it. Sends made while
+// handling one socket read are corked into one writev, as in the generator.
+import { WebSocket, WebSocketServer } from 'ws';
+import { isMain, socketOf } from './proc.js';
+
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
+
+/** Echo every message on `ws`, corking the socket across one read's messages. */
+export function echo(ws: WebSocket): void {
+  const socket = socketOf(ws);
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    socket.uncork();
+  };
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    ws.send(data, isBinary ? BINARY : TEXT);
+  });
+  ws.on('error', () => undefined);
+}
+
+function serve(port: number): void {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate: false, clientTracking: false });
+  wss.on('connection', echo);
+  wss.on('listening', () => process.stdout.write('ready\n'));
+}
+
+async function binaries(url: string, ids: string[]): Promise<void> {
+  await Promise.all(
+    ids.map(
+      (id) =>
+        new Promise<void>((resolve, reject) => {
+          const ws = new WebSocket(`${url}/v1/server`, {
+            perMessageDeflate: false,
+            headers: { 'x-pyrycode-server': id, 'x-pyrycode-version': 'bench', 'user-agent': 'bench-load' },
+          });
+          ws.once('open', () => {
+            echo(ws);
+            resolve();
+          });
+          ws.once('error', reject);
+          ws.once('close', (code) => reject(new Error(`binary ${id} closed ${code}`)));
+        }),
+    ),
+  );
+  process.stdout.write('ready\n');
+}
+
+if (isMain(import.meta.url)) {
+  const [mode, a, b] = process.argv.slice(2);
+  if (mode === 'server') serve(Number(a));
+  else
+    binaries(a!, b!.split(',')).catch((err: unknown) => {
+      process.stderr.write(`echo: ${String(err)}\n`);
+      process.exit(1);
+    });
+}

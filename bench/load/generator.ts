@@ -1,0 +1,188 @@
+// Load generator process: opens P phones per server-id, keeps W frames in flight
+// per phone, and after a warm-up counts round trips and RTTs for a fixed window,
+// sampling the CPU of the processes under test over exactly that window. Every
+// reply must be the byte-identical frame with the next sequence number for that
+// phone: anything else is an error (lost, duplicated, reordered, corrupt).
+//
+// Lean by construction: each in-flight slot owns one prepared Buffer that is
+// re-stamped only after its reply arrives, and all sends made while handling one
+// socket read are corked into a single writev. Prints one JSON line and exits.
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import { Histogram } from './histogram.js';
+import { makeFrame, readSeq, stampSeq } from './frames.js';
+import { cpuMs, isMain, socketOf } from './proc.js';
+
+export interface GeneratorSpec {
+  url: string;
+  /** Relay mode: path /v1/client plus the headers a phone sends. */
+  relay: boolean;
+  serverIds: string[];
+  phonesPerServer: number;
+  window: number;
+  bytes: number;
+  warmupMs: number;
+  durationMs: number;
+  /** Processes whose CPU time is sampled over the measured window, by label. */
+  pids: Record<string, number>;
+}
+
+export interface GeneratorResult {
+  roundTrips: number;
+  seconds: number;
+  latencyUs: { p50: number; p90: number; p99: number; p999: number };
+  errors: { lost: number; duplicated: number; reordered: number; corrupt: number; closed: number };
+  cpuMs: Record<string, number>;
+}
+
+const SEND_OPTS = { binary: false } as const;
+const DRAIN_MS = 5000;
+
+const hist = new Histogram();
+const errors = { lost: 0, duplicated: 0, reordered: 0, corrupt: 0, closed: 0 };
+let measuring = false;
+let running = true;
+let roundTrips = 0;
+let inFlight = 0;
+let onIdle: (() => void) | undefined;
+
+class Phone {
+  readonly slots: Buffer[] = [];
+  readonly sentAt: Float64Array;
+  nextSend = 0;
+  nextExpect = 0;
+  corked = false;
+  readonly ws: WebSocket;
+
+  constructor(spec: GeneratorSpec, serverId: string, n: number) {
+    for (let i = 0; i < spec.window; i++) this.slots.push(makeFrame(spec.bytes));
+    this.sentAt = new Float64Array(spec.window);
+    const headers = spec.relay
+      ? { 'x-pyrycode-server': serverId, 'x-pyrycode-token': 'bench', 'user-agent': 'bench-load', 'x-pyrycode-device-name': `p${n}` }
+      : {};
+    this.ws = new WebSocket(spec.relay ? `${spec.url}/v1/client` : spec.url, { headers, perMessageDeflate: false });
+    this.ws.on('message', (data: Buffer) => this.onMessage(data));
+    this.ws.on('close', () => {
+      if (running) errors.closed++;
+    });
+    this.ws.on('error', () => undefined);
+  }
+
+  opened(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      this.ws.once('error', reject);
+    });
+  }
+
+  start(): void {
+    for (let i = 0; i < this.slots.length; i++) this.send();
+  }
+
+  private send(): void {
+    const seq = this.nextSend++;
+    const slot = seq % this.slots.length;
+    const frame = this.slots[slot]!;
+    stampSeq(frame, seq);
+    this.sentAt[slot] = performance.now();
+    if (!this.corked) {
+      this.corked = true;
+      socketOf(this.ws).cork();
+      process.nextTick(uncork, this);
+    }
+    inFlight++;
+    this.ws.send(frame, SEND_OPTS);
+  }
+
+  private onMessage(data: Buffer): void {
+    const now = performance.now();
+    const seq = readSeq(data);
+    inFlight--;
+    if (seq !== this.nextExpect) {
+      if (seq >= 0 && seq < this.nextExpect) errors.duplicated++;
+      else errors.reordered++;
+      // Resynchronise so one fault is counted once.
+      if (seq > this.nextExpect) this.nextExpect = seq + 1;
+      return;
+    }
+    this.nextExpect++;
+    const slot = seq % this.slots.length;
+    if (!data.equals(this.slots[slot]!)) errors.corrupt++;
+    if (measuring) {
+      roundTrips++;
+      hist.record((now - this.sentAt[slot]!) * 1000);
+    }
+    if (running) this.send();
+    else if (inFlight === 0 && onIdle !== undefined) onIdle();
+  }
+}
+
+function uncork(p: Phone): void {
+  p.corked = false;
+  socketOf(p.ws).uncork();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function sampleCpu(pids: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [label, pid] of Object.entries(pids)) out[label] = cpuMs(pid);
+  const self = process.cpuUsage();
+  out.generator = (self.user + self.system) / 1000;
+  return out;
+}
+
+export async function runGenerator(spec: GeneratorSpec): Promise<GeneratorResult> {
+  const phones: Phone[] = [];
+  let n = 0;
+  for (const id of spec.serverIds) {
+    for (let i = 0; i < spec.phonesPerServer; i++) phones.push(new Phone(spec, id, n++));
+  }
+  await Promise.all(phones.map((p) => p.opened()));
+  for (const p of phones) p.start();
+  await sleep(spec.warmupMs);
+
+  const before = sampleCpu(spec.pids);
+  const t0 = performance.now();
+  measuring = true;
+  await sleep(spec.durationMs);
+  measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  const after = sampleCpu(spec.pids);
+
+  // Stop sending and wait for every in-flight frame: what never returns is lost.
+  running = false;
+  if (inFlight > 0) {
+    await Promise.race([new Promise<void>((r) => (onIdle = r)), sleep(DRAIN_MS)]);
+  }
+  errors.lost += Math.max(0, inFlight);
+  for (const p of phones) p.ws.terminate();
+
+  const cpu: Record<string, number> = {};
+  for (const k of Object.keys(after)) cpu[k] = after[k]! - before[k]!;
+  return {
+    roundTrips,
+    seconds,
+    latencyUs: { p50: hist.quantile(0.5), p90: hist.quantile(0.9), p99: hist.quantile(0.99), p999: hist.quantile(0.999) },
+    errors: { ...errors },
+    cpuMs: cpu,
+  };
+}
+
+// Child-process entry: the spec arrives as JSON in argv[2].
+if (isMain(import.meta.url)) {
+  const spec = JSON.parse(process.argv[2]!) as GeneratorSpec;
+  runGenerator(spec).then(
+    (res) => {
+      process.stdout.write(`${JSON.stringify(res)}\n`);
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`generator: ${String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,79 @@
+// `npm run bench:load`: runs every selected workload against the relay and the
+// two baselines (direct echo server, nginx in front of it), each configuration
+// BENCH_RUNS times with runs interleaved across targets so machine noise hits
+// all of them alike, then the idle-capacity run; prints the tables and target
+// ratios and writes bench/results/latest.{json,md,svg}. Exits 1 on any frame
+// error or failed run. See settings.ts for the environment knobs.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runIdle, type IdleResult } from './idle.js';
+import { checks, checksTable, markdownTables, svgChart } from './report.js';
+import { runOnce, type Measurement } from './run.js';
+import { loadSettings } from './settings.js';
+
+const RESULTS = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
+
+async function main(): Promise<number> {
+  const s = loadSettings();
+  const all: Measurement[] = [];
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  log(`bench:load warm-up ${s.warmupMs} ms, duration ${s.durationMs} ms, ${s.runs} run(s), targets ${s.targets.join(',')}`);
+  for (const w of s.workloads) {
+    for (let r = 0; r < s.runs; r++) {
+      for (const t of s.targets) {
+        const m = await runOnce(t, w, s.warmupMs, s.durationMs);
+        all.push(m);
+        log(`(${w.id}) ${t.padEnd(6)} run ${r + 1}: ${m.roundTripsPerSec.toFixed(0)} rt/s, p50 ${m.latencyUs.p50} µs, p99 ${m.latencyUs.p99} µs, ${m.cpuUsPerFrame.toFixed(2)} µs CPU/frame, errors ${m.errors}`);
+      }
+    }
+  }
+  let idle: IdleResult[] = [];
+  if (s.idle) {
+    for (let r = 0; r < (s.quick ? 1 : Math.min(s.runs, 3)); r++) {
+      const res = await runIdle(s.idlePhones, s.idleProcs, s.idleHoldMs, s.heartbeatMs);
+      idle.push(res);
+      log(`(v) idle run ${r + 1}: ${res.held}/${res.phones} phones held, ${res.kibPerPhone.toFixed(2)} KiB RSS/phone (empty ${res.emptyRssKiB} KiB, loaded ${res.loadedRssKiB} KiB)`);
+    }
+  }
+  idle = idle.sort((a, b) => a.kibPerPhone - b.kibPerPhone);
+  const idleMed = idle[idle.length >> 1];
+
+  const cs = checks(all, idleMed?.kibPerPhone);
+  const when = new Date().toISOString();
+  const idleMd = idle.length === 0 ? '' : [
+    '#### (v) idle capacity',
+    '',
+    '| run | phones held | empty RSS MiB | loaded RSS MiB | KiB RSS per phone | connect s |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...idle.map((r, i) => `| ${i + 1} | ${r.held}/${r.phones} | ${(r.emptyRssKiB / 1024).toFixed(1)} | ${(r.loadedRssKiB / 1024).toFixed(1)} | ${r.kibPerPhone.toFixed(2)} | ${r.connectSeconds.toFixed(1)} |`),
+    '',
+  ].join('\n');
+  const md = [
+    `### Load benchmark — ${when}`,
+    '',
+    `Warm-up ${s.warmupMs} ms, measured ${s.durationMs} ms, ${s.runs} run(s) per configuration; cells are median (min–max).`,
+    '',
+    markdownTables(all, s.workloads, s.targets),
+    idleMd,
+    '#### Targets',
+    '',
+    checksTable(cs),
+    '',
+  ].join('\n');
+  process.stdout.write(`${md}\n`);
+  mkdirSync(RESULTS, { recursive: true });
+  const prefix = process.env.BENCH_RESULTS_NAME ?? (s.quick ? 'quick' : 'latest');
+  writeFileSync(`${RESULTS}${prefix}.md`, md);
+  writeFileSync(`${RESULTS}${prefix}.json`, `${JSON.stringify({ when, settings: s, measurements: all, idle, checks: cs }, null, 1)}\n`);
+  if (all.length > 0) writeFileSync(`${RESULTS}${prefix}.svg`, svgChart(all, s.workloads, s.targets, `pyrycode-relay load benchmark, ${when}`));
+  const errors = all.some((m) => m.errors > 0) || idle.some((r) => r.droppedDuringHold > 0);
+  return errors ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench:load failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

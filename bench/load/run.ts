@@ -1,0 +1,123 @@
+// One measured run of one workload against one target: starts the processes
+// (pinned: target on its core, echo side and generator on the other), runs the
+// generator, and turns its counts into per-second and per-frame figures.
+import { fileURLToPath } from 'node:url';
+import type { GeneratorResult, GeneratorSpec } from './generator.js';
+import { startNginx, type Nginx } from './nginx.js';
+import { statusKiB } from './proc.js';
+import type { Target, Workload } from './settings.js';
+import { freePort, GENERATOR_CORE, spawnPinned, stop, TARGET_CORE, waitExit, waitPort, waitStdout, type Child } from './spawn.js';
+
+const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url));
+export const RELAY_CLI = here('../../src/cli/main.js');
+export const ECHO = here('./echo.js');
+const GENERATOR = here('./generator.js');
+
+export interface Measurement {
+  target: Target;
+  workload: string;
+  roundTripsPerSec: number;
+  /** Frames the target moved per second: 2 per round trip through a hop, 1 for the echo server. */
+  framesPerSec: number;
+  latencyUs: GeneratorResult['latencyUs'];
+  /** Target CPU µs per forwarded (relay, nginx) or echoed (direct) frame. */
+  cpuUsPerFrame: number;
+  /** Share of one core, over the measured window. */
+  cpuPct: { target: number; echo: number; generator: number };
+  peakRssKiB: number;
+  errors: number;
+  errorDetail: GeneratorResult['errors'];
+}
+
+export function relayArgs(port: number, extra: string[] = []): string[] {
+  return [
+    RELAY_CLI,
+    '--insecure-listen', `127.0.0.1:${port}`,
+    '--log-level', 'warn',
+    '--metrics-listen', '',
+    '--max-connections', '1000000',
+    '--max-connections-per-ip', '0',
+    '--rate-limit-burst', '1000000',
+    '--max-phones-per-server', '100000',
+    ...extra,
+  ];
+}
+
+export async function runOnce(target: Target, w: Workload, warmupMs: number, durationMs: number): Promise<Measurement> {
+  const children: Child[] = [];
+  let nginx: Nginx | undefined;
+  try {
+    const serverIds = Array.from({ length: w.servers }, (_, i) => `bench-s${i}`);
+    let url: string;
+    let targetPid: number;
+    let echoPid: number;
+    if (target === 'relay') {
+      const port = await freePort();
+      const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port));
+      children.push(relay);
+      await waitPort(port);
+      url = `ws://127.0.0.1:${port}`;
+      const echo = spawnPinned(GENERATOR_CORE, process.execPath, [ECHO, 'binaries', url, serverIds.join(',')]);
+      children.push(echo);
+      await waitStdout(echo, 'ready');
+      targetPid = relay.pid;
+      echoPid = echo.pid;
+    } else {
+      const echoPort = await freePort();
+      const core = target === 'direct' ? TARGET_CORE : GENERATOR_CORE;
+      const echo = spawnPinned(core, process.execPath, [ECHO, 'server', String(echoPort)]);
+      children.push(echo);
+      await waitStdout(echo, 'ready');
+      echoPid = echo.pid;
+      if (target === 'direct') {
+        url = `ws://127.0.0.1:${echoPort}`;
+        targetPid = echo.pid;
+      } else {
+        const port = await freePort();
+        nginx = await startNginx(TARGET_CORE, port, echoPort);
+        url = `ws://127.0.0.1:${port}`;
+        targetPid = nginx.workerPid;
+      }
+    }
+    const spec: GeneratorSpec = {
+      url,
+      relay: target === 'relay',
+      serverIds,
+      phonesPerServer: w.phonesPerServer,
+      window: w.window,
+      bytes: w.bytes,
+      warmupMs,
+      durationMs,
+      pids: { target: targetPid, echo: echoPid },
+    };
+    const gen = spawnPinned(GENERATOR_CORE, process.execPath, [GENERATOR, JSON.stringify(spec)]);
+    const code = await waitExit(gen, warmupMs + durationMs + 60_000);
+    if (code !== 0) throw new Error(`generator failed (${code}): ${gen.stderr}`);
+    const res = JSON.parse(gen.stdout.trim().split('\n').pop()!) as GeneratorResult;
+    const peakRssKiB = statusKiB(targetPid, 'VmHWM');
+    const hop = target === 'direct' ? 1 : 2;
+    const frames = res.roundTrips * hop;
+    const ms = res.seconds * 1000;
+    const e = res.errors;
+    return {
+      target,
+      workload: w.id,
+      roundTripsPerSec: res.roundTrips / res.seconds,
+      framesPerSec: frames / res.seconds,
+      latencyUs: res.latencyUs,
+      cpuUsPerFrame: frames > 0 ? (res.cpuMs.target! * 1000) / frames : 0,
+      cpuPct: {
+        target: (100 * res.cpuMs.target!) / ms,
+        // For direct, the echo server is the target; its core is not shared with the generator.
+        echo: target === 'direct' ? 0 : (100 * res.cpuMs.echo!) / ms,
+        generator: (100 * res.cpuMs.generator!) / ms,
+      },
+      peakRssKiB,
+      errors: e.lost + e.duplicated + e.reordered + e.corrupt + e.closed,
+      errorDetail: e,
+    };
+  } finally {
+    await nginx?.stop();
+    for (const c of children.reverse()) await stop(c);
+  }
+}

@@ -1,0 +1,67 @@
+// Benchmark settings: the workloads of issue #6 and the run lengths, overridable
+// from the environment so the suite can be smoke-run in seconds.
+//   BENCH_QUICK=1           short warm-up/duration, one run, small idle count
+//   BENCH_WARMUP_MS, BENCH_DURATION_MS, BENCH_RUNS
+//   BENCH_WORKLOADS=i,ii    subset of workloads (i..v)
+//   BENCH_TARGETS=relay,nginx  subset of targets
+//   BENCH_IDLE_PHONES=19000 BENCH_IDLE_PROCS=4 BENCH_IDLE_HOLD_MS=12000
+export type Target = 'relay' | 'direct' | 'nginx';
+export const TARGETS: readonly Target[] = ['relay', 'direct', 'nginx'];
+
+export interface Workload {
+  id: string;
+  title: string;
+  servers: number;
+  phonesPerServer: number;
+  window: number;
+  bytes: number;
+}
+
+export const WORKLOADS: readonly Workload[] = [
+  { id: 'i', title: 'latency: 1×1, W=1, 1 KiB', servers: 1, phonesPerServer: 1, window: 1, bytes: 1024 },
+  { id: 'ii', title: 'throughput: 1×16, W=8, 1 KiB', servers: 1, phonesPerServer: 16, window: 8, bytes: 1024 },
+  { id: 'iii', title: 'fan-out: 100×4, W=2, 1 KiB', servers: 100, phonesPerServer: 4, window: 2, bytes: 1024 },
+  { id: 'iv', title: 'bytes: 1×4, W=4, 64 KiB', servers: 1, phonesPerServer: 4, window: 4, bytes: 65536 },
+];
+
+export interface Settings {
+  quick: boolean;
+  warmupMs: number;
+  durationMs: number;
+  runs: number;
+  workloads: Workload[];
+  idle: boolean;
+  targets: Target[];
+  idlePhones: number;
+  idleProcs: number;
+  idleHoldMs: number;
+  heartbeatMs: number;
+}
+
+function num(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number`);
+  return n;
+}
+
+export function loadSettings(): Settings {
+  const quick = process.env.BENCH_QUICK === '1';
+  const pick = (process.env.BENCH_WORKLOADS ?? 'i,ii,iii,iv,v').split(',').map((s) => s.trim());
+  const targets = (process.env.BENCH_TARGETS ?? TARGETS.join(',')).split(',').map((s) => s.trim()) as Target[];
+  for (const t of targets) if (!TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
+  return {
+    quick,
+    warmupMs: num('BENCH_WARMUP_MS', quick ? 300 : 2000),
+    durationMs: num('BENCH_DURATION_MS', quick ? 1000 : 5000),
+    runs: num('BENCH_RUNS', quick ? 1 : 3),
+    workloads: WORKLOADS.filter((w) => pick.includes(w.id)),
+    idle: pick.includes('v'),
+    targets,
+    idlePhones: num('BENCH_IDLE_PHONES', quick ? 1000 : 19000),
+    idleProcs: num('BENCH_IDLE_PROCS', 4),
+    idleHoldMs: num('BENCH_IDLE_HOLD_MS', quick ? 2500 : 12000),
+    heartbeatMs: num('BENCH_HEARTBEAT_MS', quick ? 1000 : 5000),
+  };
+}
