@@ -30,7 +30,10 @@ export interface Measurement {
 }
 
 export function relayArgs(port: number, extra: string[] = []): string[] {
+  // BENCH_RELAY_NODE_ARGS: extra node flags for the relay process (e.g. --cpu-prof).
+  const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   return [
+    ...nodeArgs,
     RELAY_CLI,
     '--insecure-listen', `127.0.0.1:${port}`,
     '--log-level', 'warn',

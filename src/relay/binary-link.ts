@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode, Reason } from './close-codes.js';
 import { Link } from './link.js';
-import { TEXT } from './outbox.js';
+import { sendFramed, sendText } from './wire.js';
 
 export type BinaryState = 'probing' | 'active' | 'gone';
 
@@ -46,9 +46,19 @@ export class BinaryLink extends Link {
     this.countMessage();
   }
 
-  /** Writes an envelope (a phone frame or a close notice) to the binary. */
+  /** Writes an envelope (a close notice) to the binary. */
   send(envelope: Buffer): void {
-    this.ws.send(envelope, TEXT);
+    sendText(this.ws, this.socket, envelope);
+    this.afterWrite();
+  }
+
+  /** Writes a phone frame already wrapped and framed by framePhoneFrame. */
+  sendFramed(framed: Buffer): void {
+    sendFramed(this.ws, this.socket, framed);
+    this.afterWrite();
+  }
+
+  private afterWrite(): void {
     const socket = this.socket;
     if (socket.writableNeedDrain) {
       if (this.stalledSince === undefined) this.stalledSince = Date.now();

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Backlogged, BufferBudget } from './buffer-budget.js';
+import { sendText } from './wire.js';
 
 /** Relay → client frames are always text: the app closes on a binary opcode. */
 export const TEXT = { binary: false } as const;
@@ -125,7 +126,7 @@ export class Outbox implements Backlogged {
   }
 
   private write(frame: Buffer): void {
-    this.ws.send(frame, TEXT);
+    sendText(this.ws, this.socket, frame);
     this.owner.onFrameWritten(frame);
     if (this.stalledSince === undefined && this.socket.writableNeedDrain) this.stalledSince = Date.now();
   }

@@ -11,13 +11,14 @@ import type { PushDispatcher } from '../push/dispatcher.js';
 import { BinaryLink } from './binary-link.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CloseCode, Reason } from './close-codes.js';
-import { decodeBinaryEnvelope, encodeCloseNotice, wrapPhoneFrame } from './envelope.js';
+import { decodeBinaryEnvelope, encodeCloseNotice } from './envelope.js';
 import { newConnId, randomHex8 } from './ids.js';
 import { isJsonValue } from './json-scan.js';
 import type { Link, Timeouts } from './link.js';
 import { PhoneLink } from './phone-link.js';
 import { MemoryRegistry, type GraceToken, type Registry } from './registry.js';
 import { Sweeper } from './sweeper.js';
+import { framePhoneFrame } from './wire.js';
 
 export interface RelayOptions extends Timeouts {
   gracePeriodMs: number;
@@ -346,7 +347,7 @@ export class Relay {
       phone.closeNow(CloseCode.noServer, Reason.noServer);
       return;
     }
-    binary.send(wrapPhoneFrame(phone.wrapPrefix, data));
+    binary.sendFramed(framePhoneFrame(phone.wrapPrefix, data));
     this.metrics.framesPhoneToBinary.inc();
     this.metrics.bytesPhoneToBinary.inc(data.length);
   }
