@@ -6,12 +6,16 @@
 // handling one socket read are corked into one writev, as in the generator.
 import { WebSocket, WebSocketServer } from 'ws';
 import { isMain, socketOf } from './proc.js';
+import { maskedCopy } from './wsframe.js';
 
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 
-/** Echo every message on `ws`, corking the socket across one read's messages. */
-export function echo(ws: WebSocket): void {
+/**
+ * Echo every message on `ws`, corking the socket across one read's messages.
+ * `masked` (client side): frames are masked word-wise and written directly.
+ */
+export function echo(ws: WebSocket, masked = false): void {
   const socket = socketOf(ws);
   let corked = false;
   const uncork = (): void => {
@@ -24,14 +28,20 @@ export function echo(ws: WebSocket): void {
       socket.cork();
       process.nextTick(uncork);
     }
-    ws.send(data, isBinary ? BINARY : TEXT);
+    if (masked && !isBinary) {
+      const [head, body] = maskedCopy(data);
+      socket.write(head);
+      socket.write(body);
+    } else {
+      ws.send(data, isBinary ? BINARY : TEXT);
+    }
   });
   ws.on('error', () => undefined);
 }
 
 function serve(port: number): void {
   const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate: false, clientTracking: false });
-  wss.on('connection', echo);
+  wss.on('connection', (ws) => echo(ws));
   wss.on('listening', () => process.stdout.write('ready\n'));
 }
 
@@ -45,7 +55,7 @@ async function binaries(url: string, ids: string[]): Promise<void> {
             headers: { 'x-pyrycode-server': id, 'x-pyrycode-version': 'bench', 'user-agent': 'bench-load' },
           });
           ws.once('open', () => {
-            echo(ws);
+            echo(ws, true);
             resolve();
           });
           ws.once('error', reject);

@@ -5,7 +5,7 @@ const HEAD = '{"seq":"';
 const MID = '","pad":"';
 const TAIL = '"}';
 export const SEQ_OFFSET = HEAD.length;
-const SEQ_DIGITS = 10;
+export const SEQ_DIGITS = 10;
 export const MIN_FRAME_BYTES = HEAD.length + SEQ_DIGITS + MID.length + TAIL.length;
 
 /** A frame of exactly `bytes` bytes with sequence number 0. */

@@ -4,14 +4,16 @@
 // reply must be the byte-identical frame with the next sequence number for that
 // phone: anything else is an error (lost, duplicated, reordered, corrupt).
 //
-// Lean by construction: each in-flight slot owns one prepared Buffer that is
-// re-stamped only after its reply arrives, and all sends made while handling one
-// socket read are corked into a single writev. Prints one JSON line and exits.
+// Lean by construction: each in-flight slot owns one prepared, pre-masked frame
+// that is re-stamped (10 bytes) only after its reply arrives, written straight
+// to the socket; all sends made while handling one socket read are corked into
+// a single writev. Prints one JSON line and exits.
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { Histogram } from './histogram.js';
-import { makeFrame, readSeq, stampSeq } from './frames.js';
+import { makeFrame, readSeq, SEQ_DIGITS, SEQ_OFFSET, stampSeq } from './frames.js';
 import { cpuMs, isMain, socketOf } from './proc.js';
+import { MaskedFrame } from './wsframe.js';
 
 export interface GeneratorSpec {
   url: string;
@@ -35,7 +37,6 @@ export interface GeneratorResult {
   cpuMs: Record<string, number>;
 }
 
-const SEND_OPTS = { binary: false } as const;
 const DRAIN_MS = 5000;
 
 const hist = new Histogram();
@@ -47,7 +48,9 @@ let inFlight = 0;
 let onIdle: (() => void) | undefined;
 
 class Phone {
+  /** Unmasked frame per in-flight slot (what the reply must equal) and its masked wire form. */
   readonly slots: Buffer[] = [];
+  readonly wire: MaskedFrame[] = [];
   readonly sentAt: Float64Array;
   nextSend = 0;
   nextExpect = 0;
@@ -55,7 +58,11 @@ class Phone {
   readonly ws: WebSocket;
 
   constructor(spec: GeneratorSpec, serverId: string, n: number) {
-    for (let i = 0; i < spec.window; i++) this.slots.push(makeFrame(spec.bytes));
+    for (let i = 0; i < spec.window; i++) {
+      const frame = makeFrame(spec.bytes);
+      this.slots.push(frame);
+      this.wire.push(new MaskedFrame(frame));
+    }
     this.sentAt = new Float64Array(spec.window);
     const headers = spec.relay
       ? { 'x-pyrycode-server': serverId, 'x-pyrycode-token': 'bench', 'user-agent': 'bench-load', 'x-pyrycode-device-name': `p${n}` }
@@ -85,14 +92,19 @@ class Phone {
     const slot = seq % this.slots.length;
     const frame = this.slots[slot]!;
     stampSeq(frame, seq);
+    const wire = this.wire[slot]!;
+    wire.patch(frame, SEQ_OFFSET, SEQ_OFFSET + SEQ_DIGITS);
     this.sentAt[slot] = performance.now();
+    const socket = socketOf(this.ws);
     if (!this.corked) {
       this.corked = true;
-      socketOf(this.ws).cork();
+      socket.cork();
       process.nextTick(uncork, this);
     }
     inFlight++;
-    this.ws.send(frame, SEND_OPTS);
+    // Pre-framed, pre-masked: only the sequence digits were re-masked above.
+    socket.write(wire.head);
+    socket.write(wire.body);
   }
 
   private onMessage(data: Buffer): void {

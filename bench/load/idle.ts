@@ -4,7 +4,7 @@
 // RSS of the relay with just its binary) ÷ N, read after the phones have been
 // held through at least two heartbeat rounds, so ping/pong state is included.
 import { fileURLToPath } from 'node:url';
-import { relayArgs, ECHO } from './run.js';
+import { ECHO, relayArgs, relayEnv } from './run.js';
 import { statusKiB } from './proc.js';
 import { freePort, GENERATOR_CORE, spawnPinned, stop, TARGET_CORE, waitPort, waitStdout, type Child } from './spawn.js';
 
@@ -28,7 +28,7 @@ export async function runIdle(phones: number, procs: number, holdMs: number, hea
   try {
     const port = await freePort();
     const hb = `${heartbeatMs}ms`;
-    const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port, ['--heartbeat-interval', hb, '--heartbeat-timeout', hb]));
+    const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port, ['--heartbeat-interval', hb, '--heartbeat-timeout', hb]), 20000, relayEnv());
     children.push(relay);
     await waitPort(port);
     const url = `ws://127.0.0.1:${port}`;

@@ -29,6 +29,12 @@ export interface Measurement {
   errorDetail: GeneratorResult['errors'];
 }
 
+/** Environment for the relay process only; BENCH_RELAY_NODE_PATH lets an optional native addon be tried. */
+export function relayEnv(): NodeJS.ProcessEnv {
+  const extra = process.env.BENCH_RELAY_NODE_PATH;
+  return extra === undefined ? process.env : { ...process.env, NODE_PATH: extra };
+}
+
 export function relayArgs(port: number, extra: string[] = []): string[] {
   // BENCH_RELAY_NODE_ARGS: extra node flags for the relay process (e.g. --cpu-prof).
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
@@ -56,7 +62,7 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
     let echoPid: number;
     if (target === 'relay') {
       const port = await freePort();
-      const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port));
+      const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port), 20000, relayEnv());
       children.push(relay);
       await waitPort(port);
       url = `ws://127.0.0.1:${port}`;

@@ -15,9 +15,10 @@ export interface Child {
 }
 
 /** Spawns `cmd args` pinned to `core` with nofile raised to the hard limit. */
-export function spawnPinned(core: string, cmd: string, args: string[], nofile = 20000): Child {
+export function spawnPinned(core: string, cmd: string, args: string[], nofile = 20000, env: NodeJS.ProcessEnv = process.env): Child {
   const proc = spawn('prlimit', [`--nofile=${nofile}:${nofile}`, 'taskset', '-c', core, cmd, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   const child: Child = { proc, pid: proc.pid ?? -1, stdout: '', stderr: '' };
   proc.stdout?.on('data', (d: Buffer) => (child.stdout += d.toString()));
