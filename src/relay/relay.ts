@@ -18,6 +18,7 @@ import type { Link, Timeouts } from './link.js';
 import { PhoneLink } from './phone-link.js';
 import { MemoryRegistry, type GraceToken, type Registry } from './registry.js';
 import { Sweeper } from './sweeper.js';
+import { Tally } from './tally.js';
 import { framePhoneFrame } from './wire.js';
 
 export interface RelayOptions extends Timeouts {
@@ -65,6 +66,7 @@ export class Relay {
   private readonly sweeper: Sweeper;
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private readonly highWater: number;
+  private readonly tally: Tally;
   private shuttingDown = false;
   private readonly phoneEvents;
   private readonly binaryEvents;
@@ -82,10 +84,10 @@ export class Relay {
     this.sweeper = new Sweeper(opts);
     this.highWater = opts.binaryHighWaterBytes ?? DEFAULT_BINARY_HIGH_WATER;
     const metrics = this.metrics;
+    const tally = (this.tally = new Tally(metrics));
     this.phoneEvents = {
       onFrameWritten(_phone: PhoneLink, frame: Buffer): void {
-        metrics.framesBinaryToPhone.inc();
-        metrics.bytesBinaryToPhone.inc(frame.length);
+        tally.binaryToPhone(frame.length);
       },
       onBacklogClose: (phone: PhoneLink): void => {
         metrics.phoneBacklogCloses.inc();
@@ -348,8 +350,7 @@ export class Relay {
       return;
     }
     binary.sendFramed(framePhoneFrame(phone.wrapPrefix, data));
-    this.metrics.framesPhoneToBinary.inc();
-    this.metrics.bytesPhoneToBinary.inc(data.length);
+    this.tally.phoneToBinary(data.length);
   }
 
   private onPhoneClosed(phone: PhoneLink, code: number): void {

@@ -37,12 +37,29 @@ export function writeHeader(buf: Buffer, len: number): void {
 }
 
 const corked: Socket[] = [];
+const tasks: Array<() => void> = [];
 let scheduled = false;
 
-function uncorkAll(): void {
+function schedule(): void {
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(endTurn);
+  }
+}
+
+function endTurn(): void {
   scheduled = false;
+  // Tasks first: whatever they record is in place before the turn's bytes leave.
+  for (let i = 0; i < tasks.length; i++) tasks[i]!();
+  tasks.length = 0;
   for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
   corked.length = 0;
+}
+
+/** Runs `task` once at the end of this event-loop turn, before corked sockets are flushed. */
+export function atTurnEnd(task: () => void): void {
+  tasks.push(task);
+  schedule();
 }
 
 /** Corks `socket` until the end of this event-loop turn (once per turn). */
@@ -52,10 +69,7 @@ export function coalesce(socket: Socket): void {
   if (socket.writableCorked !== 0) return;
   socket.cork();
   corked.push(socket);
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(uncorkAll);
-  }
+  schedule();
 }
 
 /** Sends `payload` as one text frame; false if the connection is no longer open. */
