@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode, Reason } from './close-codes.js';
-import { Link } from './link.js';
+import { Link, linkOf } from './link.js';
 import { sendFramed, sendText } from './wire.js';
 
 export type BinaryState = 'probing' | 'active' | 'gone';
@@ -13,6 +13,10 @@ export type BinaryState = 'probing' | 'active' | 'gone';
 export interface BinaryEvents {
   pausePhones(binary: BinaryLink): void;
   resumePhones(binary: BinaryLink): void;
+}
+
+function onDrain(this: Socket): void {
+  linkOf<BinaryLink>(this).drained();
 }
 
 export class BinaryLink extends Link {
@@ -33,13 +37,16 @@ export class BinaryLink extends Link {
     private readonly events: BinaryEvents,
   ) {
     super(ws, socket, remote);
-    socket.on('drain', () => {
-      this.stalledSince = undefined;
-      if (this.phonesPaused) {
-        this.phonesPaused = false;
-        this.events.resumePhones(this);
-      }
-    });
+    socket.on('drain', onDrain);
+  }
+
+  /** The socket drained: writes progress again, phones may be read again. */
+  drained(): void {
+    this.stalledSince = undefined;
+    if (this.phonesPaused) {
+      this.phonesPaused = false;
+      this.events.resumePhones(this);
+    }
   }
 
   received(): void {

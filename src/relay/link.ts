@@ -34,6 +34,27 @@ export function closeCodeForWsError(err: Error): number {
   return 1002;
 }
 
+// Listeners are shared functions, not per-connection closures: at tens of
+// thousands of idle connections each closure (and its context) is measurable
+// RSS. The link is found from the emitter (ws or socket) through this symbol.
+const kLink = Symbol('relay.link');
+
+/** The link attached to a ws WebSocket or its TCP socket. */
+export function linkOf<T extends Link>(emitter: object): T {
+  return (emitter as Record<symbol, T>)[kLink] as T;
+}
+
+function onPong(this: WebSocket): void {
+  linkOf(this).pong();
+}
+
+// ws has already answered a protocol error with a close frame; record its
+// code for the close notice. Without this listener the error would be thrown.
+function onError(this: WebSocket, err: Error): void {
+  const link = linkOf(this);
+  if (link.closeCodeSent === undefined) link.closeCodeSent = closeCodeForWsError(err);
+}
+
 export abstract class Link {
   readonly openedAt = Date.now();
   /** Code of the first close frame this relay sent, if it closed first. */
@@ -52,12 +73,10 @@ export abstract class Link {
     readonly socket: Socket,
     readonly remote: string,
   ) {
-    ws.on('pong', () => this.onPong());
-    // ws has already answered a protocol error with a close frame; record its
-    // code for the close notice. Without this listener the error would be thrown.
-    ws.on('error', (err: Error) => {
-      if (this.closeCodeSent === undefined) this.closeCodeSent = closeCodeForWsError(err);
-    });
+    (ws as unknown as Record<symbol, Link>)[kLink] = this;
+    (socket as unknown as Record<symbol, Link>)[kLink] = this;
+    ws.on('pong', onPong);
+    ws.on('error', onError);
   }
 
   /** Bumps the message counter the message deadline is measured against. */
@@ -114,7 +133,8 @@ export abstract class Link {
     return r._bufferedBytes > 0 || r._fragmented !== 0 || r._state !== 0;
   }
 
-  private onPong(): void {
+  /** A pong arrived (called from the shared listener). */
+  pong(): void {
     this.pingOutstandingSince = 0;
     const waiters = this.pongWaiters;
     if (waiters !== undefined) {

@@ -40,8 +40,17 @@ export interface OutboxOwner {
   onDirectiveClose(code: number): void;
 }
 
+// Shared 'drain' listener (no closure per phone); the outbox hangs off its socket.
+const kOutbox = Symbol('relay.outbox');
+function onSocketDrain(this: Socket): void {
+  (this as unknown as Record<symbol, Outbox>)[kOutbox]!.drained();
+}
+
+/** The queue, created on first use: most phones never queue anything. */
+const NO_ITEMS: Item[] = [];
+
 export class Outbox implements Backlogged {
-  private readonly items: Item[] = [];
+  private items: Item[] = NO_ITEMS;
   private head = 0;
   private queued = 0;
   /** Set once a close directive is accepted: later frames are refused. */
@@ -56,7 +65,8 @@ export class Outbox implements Backlogged {
     private readonly budget: BufferBudget,
     private readonly owner: OutboxOwner,
   ) {
-    socket.on('drain', () => this.onDrain());
+    (socket as unknown as Record<symbol, Outbox>)[kOutbox] = this;
+    socket.on('drain', onSocketDrain);
   }
 
   get backlogBytes(): number {
@@ -120,6 +130,7 @@ export class Outbox implements Backlogged {
     // The relay-wide budget may shed this very phone (shed() has then closed it).
     if (!this.budget.charge(this, charge)) return false;
     this.queued += charge;
+    if (this.items === NO_ITEMS) this.items = [];
     this.items.push(item);
     if (this.stalledSince === undefined) this.stalledSince = Date.now();
     return true;
@@ -131,7 +142,8 @@ export class Outbox implements Backlogged {
     if (this.stalledSince === undefined && this.socket.writableNeedDrain) this.stalledSince = Date.now();
   }
 
-  private onDrain(): void {
+  /** The socket's 'drain': write what is queued while it keeps up. */
+  drained(): void {
     this.stalledSince = undefined;
     while (this.items.length > this.head && !this.socket.writableNeedDrain) {
       const item = this.items[this.head] as Item;

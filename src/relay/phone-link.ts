@@ -17,8 +17,7 @@ export interface PhoneEvents {
 
 export class PhoneLink extends Link implements OutboxOwner {
   readonly outbox: Outbox;
-  /** `{"conn_id":"<id>","frame":` — built once, prefixed to every frame. */
-  readonly wrapPrefix: Buffer;
+  private prefix: Buffer | undefined;
   /** The binary holding the slot when this phone registered; set on registration. */
   binary: BinaryLink | undefined;
   /** True once the binary sent a close directive for this phone. */
@@ -36,8 +35,15 @@ export class PhoneLink extends Link implements OutboxOwner {
     private readonly events: PhoneEvents,
   ) {
     super(ws, socket, remote);
-    this.wrapPrefix = makeWrapPrefix(connId);
     this.outbox = new Outbox(ws, socket, outboxLimit, budget, this);
+  }
+
+  /**
+   * `{"conn_id":"<id>","frame":` — built on the first frame (idle phones never
+   * need it), then prefixed to every frame.
+   */
+  get wrapPrefix(): Buffer {
+    return (this.prefix ??= makeWrapPrefix(this.connId));
   }
 
   /** Message counted for the inbound deadline. */

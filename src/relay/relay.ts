@@ -14,7 +14,7 @@ import { CloseCode, Reason } from './close-codes.js';
 import { decodeBinaryEnvelope, encodeCloseNotice } from './envelope.js';
 import { newConnId, randomHex8 } from './ids.js';
 import { isJsonValue } from './json-scan.js';
-import type { Link, Timeouts } from './link.js';
+import { linkOf, type Link, type Timeouts } from './link.js';
 import { PhoneLink } from './phone-link.js';
 import { MemoryRegistry, type GraceToken, type Registry } from './registry.js';
 import { Sweeper } from './sweeper.js';
@@ -70,6 +70,11 @@ export class Relay {
   private shuttingDown = false;
   private readonly phoneEvents;
   private readonly binaryEvents;
+  // ws listeners shared by every connection (the link is found from the emitter).
+  private readonly onBinaryMessage: (this: WebSocket, data: Buffer) => void;
+  private readonly onBinaryClose: (this: WebSocket) => void;
+  private readonly onPhoneMessage: (this: WebSocket, data: Buffer, isBinary: boolean) => void;
+  private readonly onPhoneClose: (this: WebSocket, code: number) => void;
 
   constructor(
     private readonly opts: RelayOptions,
@@ -93,6 +98,24 @@ export class Relay {
         metrics.phoneBacklogCloses.inc();
         this.logger.warn('phone_backlog_full', { server_id: phone.serverId, conn_id: phone.connId });
       },
+    };
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const relay = this;
+    this.onBinaryMessage = function (data) {
+      const link = linkOf<BinaryLink>(this);
+      link.received();
+      if (link.state === 'active') relay.routeFromBinary(link, data);
+    };
+    this.onBinaryClose = function () {
+      relay.onBinaryClosed(linkOf<BinaryLink>(this));
+    };
+    this.onPhoneMessage = function (data, isBinary) {
+      const phone = linkOf<PhoneLink>(this);
+      phone.received();
+      relay.routeFromPhone(phone, data, isBinary);
+    };
+    this.onPhoneClose = function (code) {
+      relay.onPhoneClosed(linkOf<PhoneLink>(this), code);
     };
     this.binaryEvents = {
       pausePhones: (b: BinaryLink): void => {
@@ -126,11 +149,8 @@ export class Relay {
       this.binaryEvents,
     );
     this.track(link);
-    ws.on('message', (data: Buffer) => {
-      link.received();
-      if (link.state === 'active') this.routeFromBinary(link, data);
-    });
-    ws.on('close', () => this.onBinaryClosed(link));
+    ws.on('message', this.onBinaryMessage);
+    ws.on('close', this.onBinaryClose);
     if (this.shuttingDown) {
       link.close(CloseCode.goingAway, Reason.shuttingDown);
       return;
@@ -300,11 +320,8 @@ export class Relay {
       this.phoneEvents,
     );
     this.track(phone);
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      phone.received();
-      this.routeFromPhone(phone, data, isBinary);
-    });
-    ws.on('close', (code: number) => this.onPhoneClosed(phone, code));
+    ws.on('message', this.onPhoneMessage);
+    ws.on('close', this.onPhoneClose);
     if (this.shuttingDown) {
       phone.close(CloseCode.goingAway, Reason.shuttingDown);
       return;
