@@ -1,8 +1,13 @@
 // Workload (v), idle capacity: one relay (nofile at the hard limit, heartbeats
 // every BENCH_HEARTBEAT_MS) holding N idle phones opened by several processes
 // from distinct 127.0.0.x addresses. RSS per phone is (RSS with the phones −
-// RSS of the relay with just its binary) ÷ N, read after the phones have been
+// RSS of the relay with just its binary) ÷ N (the header timeout is raised so a
+// burst of thousands of handshakes on one busy core is not cut), read after the phones have been
 // held through at least two heartbeat rounds, so ping/pong state is included.
+// The phones arrive in two halves with RSS read after each, so the marginal
+// cost per phone (second half only) is reported too: it excludes one-off heap
+// growth (V8's young generation grows to its cap under the handshake burst),
+// which the "above empty" figure spreads over the phones.
 import { fileURLToPath } from 'node:url';
 import { ECHO, relayArgs, relayEnv } from './run.js';
 import { statusKiB } from './proc.js';
@@ -17,18 +22,21 @@ export interface IdleResult {
   loadedRssKiB: number;
   peakRssKiB: number;
   kibPerPhone: number;
+  /** (RSS after all − RSS after the first half) ÷ phones in the second half. */
+  marginalKibPerPhone: number;
   droppedDuringHold: number;
   connectSeconds: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function runIdle(phones: number, procs: number, holdMs: number, heartbeatMs: number): Promise<IdleResult> {
+/** `run` picks fresh 127.0.0.x source addresses so a previous run's TIME_WAIT sockets never collide. */
+export async function runIdle(phones: number, procs: number, holdMs: number, heartbeatMs: number, run = 0): Promise<IdleResult> {
   const children: Child[] = [];
   try {
     const port = await freePort();
     const hb = `${heartbeatMs}ms`;
-    const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port, ['--heartbeat-interval', hb, '--heartbeat-timeout', hb]), 20000, relayEnv());
+    const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port, ['--heartbeat-interval', hb, '--heartbeat-timeout', hb, '--header-timeout', '60s']), 20000, relayEnv());
     children.push(relay);
     await waitPort(port);
     const url = `ws://127.0.0.1:${port}`;
@@ -38,17 +46,29 @@ export async function runIdle(phones: number, procs: number, holdMs: number, hea
     await sleep(1000);
     const emptyRssKiB = statusKiB(relay.pid, 'VmRSS');
 
-    const t0 = Date.now();
+    const hold = Math.max(holdMs, 2 * heartbeatMs + 1000);
     const gens: Child[] = [];
-    for (let i = 0; i < procs; i++) {
-      const n = Math.floor(phones / procs) + (i < phones % procs ? 1 : 0);
-      const g = spawnPinned(GENERATOR_CORE, process.execPath, [IDLE_PHONES, url, 'bench-idle', String(n), `127.0.0.${2 + i}`]);
-      gens.push(g);
-      children.push(g);
-    }
-    await Promise.all(gens.map((g) => waitStdout(g, 'open ', 300_000)));
-    const connectSeconds = (Date.now() - t0) / 1000;
-    await sleep(Math.max(holdMs, 2 * heartbeatMs + 1000));
+    const counts: number[] = [];
+    for (let i = 0; i < procs; i++) counts.push(Math.floor(phones / procs) + (i < phones % procs ? 1 : 0));
+    const half = Math.max(1, Math.floor(procs / 2));
+    let connectSeconds = 0;
+    const openProcs = async (from: number, to: number): Promise<number> => {
+      const t0 = Date.now();
+      const batch: Child[] = [];
+      for (let i = from; i < to; i++) {
+        const g = spawnPinned(GENERATOR_CORE, process.execPath, [IDLE_PHONES, url, 'bench-idle', String(counts[i]), `127.0.${1 + run}.${2 + i}`]);
+        batch.push(g);
+        gens.push(g);
+        children.push(g);
+      }
+      await Promise.all(batch.map((g) => waitStdout(g, 'open ', 300_000)));
+      connectSeconds += (Date.now() - t0) / 1000;
+      await sleep(hold);
+      return counts.slice(from, to).reduce((a, b) => a + b, 0);
+    };
+    await openProcs(0, half);
+    const halfRssKiB = statusKiB(relay.pid, 'VmRSS');
+    const secondHalf = await openProcs(half, procs);
     const loadedRssKiB = statusKiB(relay.pid, 'VmRSS');
     const peakRssKiB = statusKiB(relay.pid, 'VmHWM');
     let dropped = 0;
@@ -64,6 +84,7 @@ export async function runIdle(phones: number, procs: number, holdMs: number, hea
       loadedRssKiB,
       peakRssKiB,
       kibPerPhone: (loadedRssKiB - emptyRssKiB) / phones,
+      marginalKibPerPhone: secondHalf > 0 ? (loadedRssKiB - halfRssKiB) / secondHalf : NaN,
       droppedDuringHold: dropped,
       connectSeconds,
     };

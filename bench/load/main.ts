@@ -30,9 +30,9 @@ async function main(): Promise<number> {
   let idle: IdleResult[] = [];
   if (s.idle) {
     for (let r = 0; r < (s.quick ? 1 : Math.min(s.runs, 3)); r++) {
-      const res = await runIdle(s.idlePhones, s.idleProcs, s.idleHoldMs, s.heartbeatMs);
+      const res = await runIdle(s.idlePhones, s.idleProcs, s.idleHoldMs, s.heartbeatMs, r);
       idle.push(res);
-      log(`(v) idle run ${r + 1}: ${res.held}/${res.phones} phones held, ${res.kibPerPhone.toFixed(2)} KiB RSS/phone (empty ${res.emptyRssKiB} KiB, loaded ${res.loadedRssKiB} KiB)`);
+      log(`(v) idle run ${r + 1}: ${res.held}/${res.phones} phones held, ${res.kibPerPhone.toFixed(2)} KiB RSS/phone above empty, marginal ${res.marginalKibPerPhone.toFixed(2)} (empty ${res.emptyRssKiB} KiB, loaded ${res.loadedRssKiB} KiB)`);
     }
   }
   idle = idle.sort((a, b) => a.kibPerPhone - b.kibPerPhone);
@@ -43,9 +43,9 @@ async function main(): Promise<number> {
   const idleMd = idle.length === 0 ? '' : [
     '#### (v) idle capacity',
     '',
-    '| run | phones held | empty RSS MiB | loaded RSS MiB | KiB RSS per phone | connect s |',
-    '|---|---:|---:|---:|---:|---:|',
-    ...idle.map((r, i) => `| ${i + 1} | ${r.held}/${r.phones} | ${(r.emptyRssKiB / 1024).toFixed(1)} | ${(r.loadedRssKiB / 1024).toFixed(1)} | ${r.kibPerPhone.toFixed(2)} | ${r.connectSeconds.toFixed(1)} |`),
+    '| run | phones held | empty RSS MiB | loaded RSS MiB | KiB RSS per phone (above empty) | marginal KiB per phone (2nd half) | connect s |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...idle.map((r, i) => `| ${i + 1} | ${r.held}/${r.phones} | ${(r.emptyRssKiB / 1024).toFixed(1)} | ${(r.loadedRssKiB / 1024).toFixed(1)} | ${r.kibPerPhone.toFixed(2)} | ${r.marginalKibPerPhone.toFixed(2)} | ${r.connectSeconds.toFixed(1)} |`),
     '',
   ].join('\n');
   const md = [

@@ -109,7 +109,7 @@ export function checksTable(cs: Check[]): string {
   return ['| target | measured (median) | limit | |', '|---|---:|---:|---|', ...rows].join('\n');
 }
 
-const COLORS: Record<Target, string> = { relay: '#d9534f', direct: '#5b8bd9', nginx: '#4caf50' };
+const COLORS: Record<Target, string> = { relay: '#d9534f', direct: '#5b8bd9', nginx: '#4caf50', 'node-pipe': '#999999' };
 
 /** Grouped bar charts, one panel per metric, workloads along x, one bar per target with a min–max whisker. */
 export function svgChart(all: Measurement[], workloads: Workload[], targets: Target[], title: string): string {

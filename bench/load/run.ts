@@ -12,6 +12,7 @@ const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url));
 export const RELAY_CLI = here('../../src/cli/main.js');
 export const ECHO = here('./echo.js');
 const GENERATOR = here('./generator.js');
+const NODE_PIPE = here('./node-pipe.js');
 
 export interface Measurement {
   target: Target;
@@ -73,6 +74,7 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
       echoPid = echo.pid;
     } else {
       const echoPort = await freePort();
+      // The echo server takes the target core when it is the target; behind a hop it shares the generator's.
       const core = target === 'direct' ? TARGET_CORE : GENERATOR_CORE;
       const echo = spawnPinned(core, process.execPath, [ECHO, 'server', String(echoPort)]);
       children.push(echo);
@@ -81,6 +83,13 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
       if (target === 'direct') {
         url = `ws://127.0.0.1:${echoPort}`;
         targetPid = echo.pid;
+      } else if (target === 'node-pipe') {
+        const port = await freePort();
+        const pipe = spawnPinned(TARGET_CORE, process.execPath, [NODE_PIPE, String(port), String(echoPort)]);
+        children.push(pipe);
+        await waitStdout(pipe, 'ready');
+        url = `ws://127.0.0.1:${port}`;
+        targetPid = pipe.pid;
       } else {
         const port = await freePort();
         nginx = await startNginx(TARGET_CORE, port, echoPort);

@@ -3,10 +3,10 @@
 //   BENCH_QUICK=1           short warm-up/duration, one run, small idle count
 //   BENCH_WARMUP_MS, BENCH_DURATION_MS, BENCH_RUNS
 //   BENCH_WORKLOADS=i,ii    subset of workloads (i..v)
-//   BENCH_TARGETS=relay,nginx  subset of targets
+//   BENCH_TARGETS=relay,nginx  subset of targets (relay, direct, nginx, node-pipe)
 //   BENCH_IDLE_PHONES=19000 BENCH_IDLE_PROCS=4 BENCH_IDLE_HOLD_MS=12000
-export type Target = 'relay' | 'direct' | 'nginx';
-export const TARGETS: readonly Target[] = ['relay', 'direct', 'nginx'];
+export type Target = 'relay' | 'direct' | 'nginx' | 'node-pipe';
+export const TARGETS: readonly Target[] = ['relay', 'direct', 'nginx', 'node-pipe'];
 
 export interface Workload {
   id: string;
