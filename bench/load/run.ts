@@ -39,9 +39,10 @@ export function relayEnv(): NodeJS.ProcessEnv {
 export function relayArgs(port: number, extra: string[] = []): string[] {
   // BENCH_RELAY_NODE_ARGS: extra node flags for the relay process (e.g. --cpu-prof).
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  // BENCH_RELAY_CLI: another build of the relay's CLI, for before/after comparisons.
   return [
     ...nodeArgs,
-    RELAY_CLI,
+    process.env.BENCH_RELAY_CLI ?? RELAY_CLI,
     '--insecure-listen', `127.0.0.1:${port}`,
     '--log-level', 'warn',
     '--metrics-listen', '',

@@ -5,6 +5,9 @@
 //   BENCH_WORKLOADS=i,ii    subset of workloads (i..v)
 //   BENCH_TARGETS=relay,nginx  subset of targets (relay, direct, nginx, node-pipe)
 //   BENCH_IDLE_PHONES=19000 BENCH_IDLE_PROCS=4 BENCH_IDLE_HOLD_MS=12000
+//   BENCH_RESULTS_NAME=latest  file name under bench/results/
+// Relay process only: BENCH_RELAY_NODE_ARGS (node flags), BENCH_RELAY_NODE_PATH
+// (e.g. to try bufferutil), BENCH_RELAY_CLI (another build, see ab.ts).
 export type Target = 'relay' | 'direct' | 'nginx' | 'node-pipe';
 export const TARGETS: readonly Target[] = ['relay', 'direct', 'nginx', 'node-pipe'];
 
