@@ -64,16 +64,28 @@ function skipPlainWords(buf: Buffer, pos: number, end: number): number {
   const ws = words;
   let w = (off + pos) >>> 2;
   const wEnd = (off + end) >>> 2; // words wholly before `end`
-  while (w < wEnd) {
-    const x = ws[w]!;
-    const b = x ^ 0x5c5c5c5c; // a zero byte here is a backslash
-    // Fast test, exact: all four bytes in 0x23..0x7f (so no control char, no '"') and
-    // none is '\\'. Base64 always passes. Otherwise (incl. UTF-8) check byte by byte.
-    if (((((x - 0x23232323) | x) | ((b - 0x01010101) & ~b)) & 0x80808080) !== 0) {
-      const p = (w << 2) - off;
-      for (let i = p; i < p + 4; i++) if (STRING_PLAIN[buf[i]!] !== 1) return i;
+  for (;;) {
+    // Two words per step while both pass the fast test (one branch per 8 bytes).
+    while (w + 1 < wEnd) {
+      const x = ws[w]!;
+      const y = ws[w + 1]!;
+      const bx = x ^ 0x5c5c5c5c;
+      const by = y ^ 0x5c5c5c5c;
+      if (((x - 0x23232323) | x | ((bx - 0x01010101) & ~bx) | (y - 0x23232323) | y | ((by - 0x01010101) & ~by)) & 0x80808080) break;
+      w += 2;
     }
-    w++;
+    if (w >= wEnd) break;
+    // The pair (or a last single word) failed the fast test: check it word by word.
+    for (const stop = Math.min(w + 2, wEnd); w < stop; w++) {
+      const x = ws[w]!;
+      const b = x ^ 0x5c5c5c5c; // a zero byte here is a backslash
+      // Fast test, exact: all four bytes in 0x23..0x7f (so no control char, no '"') and
+      // none is '\\'. Base64 always passes. Otherwise (incl. UTF-8) check byte by byte.
+      if (((((x - 0x23232323) | x) | ((b - 0x01010101) & ~b)) & 0x80808080) !== 0) {
+        const p = (w << 2) - off;
+        for (let i = p; i < p + 4; i++) if (STRING_PLAIN[buf[i]!] !== 1) return i;
+      }
+    }
   }
   return (w << 2) - off;
 }
