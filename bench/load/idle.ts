@@ -36,7 +36,7 @@ export async function runIdle(phones: number, procs: number, holdMs: number, hea
   try {
     const port = await freePort();
     const hb = `${heartbeatMs}ms`;
-    const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port, ['--heartbeat-interval', hb, '--heartbeat-timeout', hb, '--header-timeout', '60s']), 20000, relayEnv());
+    const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port, ['--heartbeat-interval', hb, '--heartbeat-timeout', hb, '--header-timeout', '60s']), relayEnv());
     children.push(relay);
     await waitPort(port);
     const url = `ws://127.0.0.1:${port}`;

@@ -4,16 +4,24 @@
 // all of them alike, then the idle-capacity run; prints the tables and target
 // ratios and writes bench/results/latest.{json,md,svg}. Exits 1 on any frame
 // error or failed run. See settings.ts for the environment knobs.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// BENCH_REPORT_FROM=bench/results/latest.json re-renders a saved run without measuring.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runIdle, type IdleResult } from './idle.js';
 import { checks, checksTable, markdownTables, svgChart } from './report.js';
 import { runOnce, type Measurement } from './run.js';
-import { loadSettings } from './settings.js';
+import { loadSettings, type Settings } from './settings.js';
 
 const RESULTS = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
 
-async function main(): Promise<number> {
+interface Saved {
+  when: string;
+  settings: Settings;
+  measurements: Measurement[];
+  idle: IdleResult[];
+}
+
+async function measure(): Promise<Saved> {
   const s = loadSettings();
   const all: Measurement[] = [];
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -27,7 +35,7 @@ async function main(): Promise<number> {
       }
     }
   }
-  let idle: IdleResult[] = [];
+  const idle: IdleResult[] = [];
   if (s.idle) {
     for (let r = 0; r < (s.quick ? 1 : Math.min(s.runs, 3)); r++) {
       const res = await runIdle(s.idlePhones, s.idleProcs, s.idleHoldMs, s.heartbeatMs, r);
@@ -35,11 +43,15 @@ async function main(): Promise<number> {
       log(`(v) idle run ${r + 1}: ${res.held}/${res.phones} phones held, ${res.kibPerPhone.toFixed(2)} KiB RSS/phone above empty, marginal ${res.marginalKibPerPhone.toFixed(2)} (empty ${res.emptyRssKiB} KiB, loaded ${res.loadedRssKiB} KiB)`);
     }
   }
-  idle = idle.sort((a, b) => a.kibPerPhone - b.kibPerPhone);
-  const idleMed = idle[idle.length >> 1];
+  return { when: new Date().toISOString(), settings: s, measurements: all, idle };
+}
 
+async function main(): Promise<number> {
+  const from = process.env.BENCH_REPORT_FROM;
+  const saved = from === undefined ? await measure() : (JSON.parse(readFileSync(from, 'utf8')) as Saved);
+  const { when, settings: s, measurements: all, idle } = saved;
+  const idleMed = [...idle].sort((a, b) => a.kibPerPhone - b.kibPerPhone)[idle.length >> 1];
   const cs = checks(all, idleMed?.kibPerPhone);
-  const when = new Date().toISOString();
   const idleMd = idle.length === 0 ? '' : [
     '#### (v) idle capacity',
     '',
@@ -62,7 +74,7 @@ async function main(): Promise<number> {
   ].join('\n');
   process.stdout.write(`${md}\n`);
   mkdirSync(RESULTS, { recursive: true });
-  const prefix = process.env.BENCH_RESULTS_NAME ?? (s.quick ? 'quick' : 'latest');
+  const prefix = process.env.BENCH_RESULTS_NAME ?? (from !== undefined ? from.replace(/^.*\//, '').replace(/\.json$/, '') : s.quick ? 'quick' : 'latest');
   writeFileSync(`${RESULTS}${prefix}.md`, md);
   writeFileSync(`${RESULTS}${prefix}.json`, `${JSON.stringify({ when, settings: s, measurements: all, idle, checks: cs }, null, 1)}\n`);
   if (all.length > 0) writeFileSync(`${RESULTS}${prefix}.svg`, svgChart(all, s.workloads, s.targets, `pyrycode-relay load benchmark, ${when}`));

@@ -51,7 +51,7 @@ export async function startNginx(core: string, listenPort: number, upstreamPort:
   const dir = mkdtempSync(join(tmpdir(), 'bench-nginx-'));
   const conf = join(dir, 'nginx.conf');
   writeFileSync(conf, config(dir, listenPort, upstreamPort, nofile));
-  const master = spawnPinned(core, 'nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], nofile);
+  const master = spawnPinned(core, 'nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')]);
   await waitPort(listenPort);
   let workerPid = -1;
   for (let i = 0; i < 100 && workerPid < 0; i++) {

@@ -73,29 +73,50 @@ export interface Check {
   unit: string;
   op: '≤' | '≥';
   ok: boolean;
+  /**
+   * The same comparison run by run (run r of the relay against run r of the
+   * baseline, which ran right after it), median over runs. It is less sensitive
+   * to load that changes during the run; `value` is what the target is judged on.
+   */
+  paired?: number;
 }
 
 /** The issue's targets, computed from medians of this run. */
 export function checks(all: Measurement[], idleKiBPerPhone: number | undefined): Check[] {
   const cpu: Pick = (m) => m.cpuUsPerFrame;
   const rt: Pick = (m) => m.roundTripsPerSec;
+  const p50: Pick = (m) => m.latencyUs.p50;
+  const p99: Pick = (m) => m.latencyUs.p99;
   const out: Check[] = [];
-  const ratio = (name: string, a: number, b: number, limit: number, atLeast = false): void => {
+  const paired = (w: string, base: Target, f: (a: number, b: number) => number, pick: Pick): number => {
+    const r = select(all, w, 'relay');
+    const b = select(all, w, base);
+    return stat(r.slice(0, b.length).map((m, i) => f(pick(m), pick(b[i]!)))).med;
+  };
+  const ratio = (name: string, w: string, base: Target, pick: Pick, limit: number, atLeast = false): void => {
+    const a = median(all, w, 'relay', pick);
+    const b = median(all, w, base, pick);
     if (!Number.isFinite(a) || !Number.isFinite(b)) return;
     const value = a / b;
-    out.push({ name, value, limit, unit: '×', op: atLeast ? '≥' : '≤', ok: atLeast ? value >= limit : value <= limit });
+    out.push({
+      name, value, limit, unit: '×', op: atLeast ? '≥' : '≤', ok: atLeast ? value >= limit : value <= limit,
+      paired: paired(w, base, (x, y) => x / y, pick),
+    });
   };
-  ratio('(ii) relay CPU/frame ÷ direct', median(all, 'ii', 'relay', cpu), median(all, 'ii', 'direct', cpu), 1.3);
-  ratio('(iii) relay CPU/frame ÷ direct', median(all, 'iii', 'relay', cpu), median(all, 'iii', 'direct', cpu), 1.3);
-  ratio('(ii) relay CPU/frame ÷ nginx', median(all, 'ii', 'relay', cpu), median(all, 'ii', 'nginx', cpu), 6);
-  ratio('(ii) relay round trips/s ÷ nginx', median(all, 'ii', 'relay', rt), median(all, 'ii', 'nginx', rt), 0.45, true);
-  const p50r = median(all, 'i', 'relay', (m) => m.latencyUs.p50);
-  const p50n = median(all, 'i', 'nginx', (m) => m.latencyUs.p50);
+  ratio('(ii) relay CPU/frame ÷ direct', 'ii', 'direct', cpu, 1.3);
+  ratio('(iii) relay CPU/frame ÷ direct', 'iii', 'direct', cpu, 1.3);
+  ratio('(ii) relay CPU/frame ÷ nginx', 'ii', 'nginx', cpu, 6);
+  ratio('(ii) relay round trips/s ÷ nginx', 'ii', 'nginx', rt, 0.45, true);
+  const p50r = median(all, 'i', 'relay', p50);
+  const p50n = median(all, 'i', 'nginx', p50);
   if (Number.isFinite(p50r) && Number.isFinite(p50n)) {
-    out.push({ name: '(i) relay p50 − nginx p50', value: p50r - p50n, limit: 30, unit: 'µs', op: '≤', ok: p50r - p50n <= 30 });
+    out.push({
+      name: '(i) relay p50 − nginx p50', value: p50r - p50n, limit: 30, unit: 'µs', op: '≤', ok: p50r - p50n <= 30,
+      paired: paired('i', 'nginx', (x, y) => x - y, p50),
+    });
   }
-  ratio('(i) relay p99 ÷ nginx p99', median(all, 'i', 'relay', (m) => m.latencyUs.p99), median(all, 'i', 'nginx', (m) => m.latencyUs.p99), 2);
-  ratio('(iv) relay round trips/s ÷ nginx', median(all, 'iv', 'relay', rt), median(all, 'iv', 'nginx', rt), 0.9, true);
+  ratio('(i) relay p99 ÷ nginx p99', 'i', 'nginx', p99, 2);
+  ratio('(iv) relay round trips/s ÷ nginx', 'iv', 'nginx', rt, 0.9, true);
   if (idleKiBPerPhone !== undefined) {
     out.push({ name: '(v) relay RSS per idle phone', value: idleKiBPerPhone, limit: 7, unit: 'KiB', op: '≤', ok: idleKiBPerPhone <= 7 });
   }
@@ -105,8 +126,10 @@ export function checks(all: Measurement[], idleKiBPerPhone: number | undefined):
 }
 
 export function checksTable(cs: Check[]): string {
-  const rows = cs.map((c) => `| ${c.name} | ${c.value.toFixed(c.unit === '×' ? 2 : 1)} ${c.unit} | ${c.op} ${c.limit} ${c.unit} | ${c.ok ? 'holds' : 'MISSED'} |`);
-  return ['| target | measured (median) | limit | |', '|---|---:|---:|---|', ...rows].join('\n');
+  const num = (c: Check, v: number | undefined): string =>
+    v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(c.unit === '×' ? 2 : 1)} ${c.unit}`.trim();
+  const rows = cs.map((c) => `| ${c.name} | ${num(c, c.value)} | ${c.op} ${c.limit} ${c.unit} | ${c.ok ? 'holds' : 'MISSED'} | ${num(c, c.paired)} |`);
+  return ['| target | measured (medians) | limit | | run by run (median) |', '|---|---:|---:|---|---:|', ...rows].join('\n');
 }
 
 const COLORS: Record<Target, string> = { relay: '#d9534f', direct: '#5b8bd9', nginx: '#4caf50', 'node-pipe': '#999999' };

@@ -64,7 +64,7 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
     let echoPid: number;
     if (target === 'relay') {
       const port = await freePort();
-      const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port), 20000, relayEnv());
+      const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port), relayEnv());
       children.push(relay);
       await waitPort(port);
       url = `ws://127.0.0.1:${port}`;
