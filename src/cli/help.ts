@@ -37,7 +37,7 @@ export function helpText(): string {
     'Usage:',
     '  pyrycode-relay --domain <name> [flags]           TLS with certificates from ACME',
     '  pyrycode-relay --insecure-listen <addr> [flags]  plain HTTP/WS behind a TLS proxy',
-    '  pyrycode-relay probe [args]                      health-check a running relay',
+    '  pyrycode-relay probe [--json] <ws-or-wss-url>    check a running relay end to end',
     '  pyrycode-relay --version | --help',
     '',
     'Exactly one of --domain or --insecure-listen is required. Flags take --name value or',

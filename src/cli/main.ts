@@ -15,6 +15,7 @@ import { createLogger, errText, type Logger } from '../ops/logger.js';
 import { VERSION } from '../ops/version.js';
 import { pushSettings } from '../push/setup.js';
 import { helpText } from './help.js';
+import { runProbe } from './probe.js';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -123,7 +124,7 @@ async function main(argv: readonly string[]): Promise<void> {
       process.exit(EXIT_OK);
     // falls through
     case 'probe':
-      usageFailure('the probe subcommand is not available in this build');
+      process.exit(await runProbe(outcome.args));
     // falls through
     case 'run': {
       const logger = createLogger(outcome.config.logLevel);
