@@ -1,0 +1,54 @@
+# syntax=docker/dockerfile:1
+# pyrycode-relay container image (operations.md §11).
+#
+# Build:  docker build -t pyrycode-relay .
+# Run:    docker run -p 80:80 -p 443:443 -v relay-certs:/var/lib/relay/autocert \
+#           pyrycode-relay --domain relay.example.com
+#   or, behind a TLS-terminating proxy:
+#         docker run -p 127.0.0.1:8080:8080 pyrycode-relay --insecure-listen :8080 --trust-x-forwarded-for
+#
+# Base image: node:24-bookworm-slim (Node.js 24, the current Active LTS, on Debian 12),
+# pinned by digest so a rebuild gets exactly the bytes that were reviewed. Both
+# stages use the same image. To move to a newer patch release, resolve the tag's
+# current index digest and replace the value below:
+#   docker buildx imagetools inspect node:24-bookworm-slim --format '{{json .Manifest.Digest}}'
+# !! The digest below is a placeholder that fails closed (the pull is refused) until
+# !! it is replaced with the real digest of node:24-bookworm-slim; see docs/deploy/docker.md.
+ARG NODE_IMAGE=node:24-bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000
+
+# ---- build: compile the TypeScript (dev dependencies live only in this stage) ----
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.json
+
+# ---- runtime: production dependencies and the compiled relay, nothing else ----
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production \
+    HOME=/var/lib/relay
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Production dependencies only; then npm, npx and corepack go too, so the image
+# carries no package manager or build tooling at runtime.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force \
+ && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+           /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /root/.npm \
+ && mkdir -p /var/lib/relay/autocert \
+ && chown -R 65532:65532 /var/lib/relay \
+ && chmod 0700 /var/lib/relay/autocert
+COPY --from=build /src/dist/src ./dist/src
+
+# The ACME account key and certificates persist here (mode 0700, owned by the relay).
+VOLUME /var/lib/relay/autocert
+# 80: ACME HTTP-01 challenges; 443: WSS. With --insecure-listen, publish that port instead.
+EXPOSE 80 443
+# Unprivileged (the "nonroot" uid of distroless images). Docker lets unprivileged
+# processes bind ports below 1024 inside the container, so no capability is needed.
+USER 65532:65532
+# Later flags win, so `docker run … --cert-cache /elsewhere` still overrides the default.
+ENTRYPOINT ["node", "dist/src/cli/main.js", "--cert-cache=/var/lib/relay/autocert"]
+CMD ["--help"]
