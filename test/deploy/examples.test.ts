@@ -136,3 +136,16 @@ describe('documented relay command lines', () => {
     assert.ok(checked >= 6, `${checked} command lines checked`);
   });
 });
+
+describe('README quick start', () => {
+  test('`npm start` builds and runs the relay on the address the README curls', () => {
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; bin: Record<string, string> };
+    const m = /^npm run build --silent && node (\S+) (.+)$/.exec(pkg.scripts.start ?? '');
+    assert.ok(m !== null, pkg.scripts.start);
+    assert.equal(m[1], pkg.bin['pyrycode-relay'], 'starts the installed command');
+    const config = relayConfig((m[2] ?? '').split(/\s+/));
+    const addr = config.insecureListen;
+    assert.ok(addr !== undefined);
+    assert.ok(read('README.md').includes(`curl localhost:${addr.port}/healthz`));
+  });
+});
