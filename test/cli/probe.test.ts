@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { CHECK_NAMES } from '../../src/cli/probe-checks.js';
+import { parseProbeArgs, ProbeUsageError } from '../../src/cli/probe.js';
 import { freePort, runCli } from '../helpers/process.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 
@@ -68,7 +69,7 @@ describe('probe against relays that misbehave', () => {
   test('a relay whose message limit is too small for a real frame fails phone_to_binary', async () => {
     const relay = await startRelay({ maxMessageBytes: 64 });
     try {
-      const r = await runCli(['probe', '--json', '--timeout', '1s', relay.url]);
+      const r = await runCli(['probe', '--json', '--timeout', '500ms', relay.url]);
       assert.equal(r.code, 1, r.stdout + r.stderr);
       const report = JSON.parse(r.stdout) as JsonReport;
       assert.equal(report.ok, false);
@@ -89,7 +90,7 @@ describe('probe against relays that misbehave', () => {
     wss.on('connection', (ws) => ws.on('message', (d, isBinary) => ws.send(d, { binary: isBinary })));
     try {
       const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
-      const r = await runCli(['probe', '--timeout', '1s', url]);
+      const r = await runCli(['probe', '--timeout', '500ms', url]);
       assert.equal(r.code, 1, r.stdout + r.stderr);
       assert.match(r.stdout, /^PASS binary_upgrade /m);
       assert.match(r.stdout, /^FAIL phone_to_binary /m);
@@ -118,16 +119,11 @@ describe('probe usage', () => {
     for (const f of ['--json', '--timeout', '--ca', ...CHECK_NAMES]) assert.ok(r.stdout.includes(f), f);
   });
 
+  // The exit-2 plumbing, end to end through the CLI.
   for (const [args, needle] of [
     [[], 'missing the relay URL'],
     [['http://127.0.0.1:8080'], 'ws:// or wss://'],
-    [['ws://a', 'ws://b'], 'expected one URL'],
-    [['--timeout', '0s', 'ws://127.0.0.1:8080'], '--timeout'],
-    [['--timeout', 'soon', 'ws://127.0.0.1:8080'], '--timeout'],
-    [['--bogus', 'ws://127.0.0.1:8080'], '--bogus'],
     [['--ca', '/nonexistent/ca.pem', 'wss://127.0.0.1:8443'], 'cannot read --ca file: ENOENT'],
-    [['--ca', '/etc/hostname', 'ws://127.0.0.1:8080'], '--ca only applies to wss://'],
-    [['ws://127.0.0.1:8080/?x=1'], 'query'],
   ] as const) {
     test(`exit 2: probe ${args.join(' ') || '(no arguments)'}`, async () => {
       const r = await runCli(['probe', ...args]);
@@ -136,4 +132,31 @@ describe('probe usage', () => {
       assert.equal(r.stdout, '');
     });
   }
+
+  // The argument rules themselves, in-process.
+  for (const [args, needle] of [
+    [['ws://a', 'ws://b'], 'expected one URL'],
+    [['--timeout', '0s', 'ws://127.0.0.1:8080'], '--timeout'],
+    [['--timeout', 'soon', 'ws://127.0.0.1:8080'], '--timeout'],
+    [['--timeout'], 'flag needs an argument: --timeout'],
+    [['--bogus', 'ws://127.0.0.1:8080'], '--bogus'],
+    [['--ca', 'ca.pem', 'ws://127.0.0.1:8080'], '--ca only applies to wss://'],
+    [['ws://127.0.0.1:8080/?x=1'], 'query'],
+    [['not a url'], 'not a URL'],
+  ] as const) {
+    test(`usage error: probe ${args.join(' ')}`, () => {
+      assert.throws(() => parseProbeArgs(args), (e: unknown) => e instanceof ProbeUsageError && e.message.includes(needle));
+    });
+  }
+
+  test('flags parse in either form and position', () => {
+    const p = parseProbeArgs(['wss://relay.example.com/prefix', '-json', '--timeout=1m30s', '--ca', 'ca.pem']);
+    assert.equal(p.kind, 'run');
+    if (p.kind !== 'run') return;
+    assert.equal(p.options.json, true);
+    assert.equal(p.options.timeoutMs, 90_000);
+    assert.equal(p.options.caFile, 'ca.pem');
+    assert.equal(p.options.url.href, 'wss://relay.example.com/prefix');
+    assert.deepEqual(parseProbeArgs(['-h']), { kind: 'help' });
+  });
 });
