@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # pyrycode-relay container image (operations.md §11).
 #
 # Build:  docker build -t pyrycode-relay .
@@ -31,12 +30,13 @@ ENV NODE_ENV=production \
     HOME=/var/lib/relay
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only; then npm, npx and corepack go too, so the image
-# carries no package manager or build tooling at runtime.
+# Production dependencies only; then npm, npx, corepack and yarn (where the base
+# ships them) go too, so the image carries no package manager or build tooling.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force \
  && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
            /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /root/.npm \
+           /opt/yarn-* /usr/local/bin/yarn /usr/local/bin/yarnpkg \
  && mkdir -p /var/lib/relay/autocert \
  && chown -R 65532:65532 /var/lib/relay \
  && chmod 0700 /var/lib/relay/autocert
