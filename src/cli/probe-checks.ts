@@ -20,6 +20,8 @@ export interface ProbeTarget {
   base: URL;
   timeoutMs: number;
   ca?: Buffer;
+  /** Connect to this IP instead of resolving the URL's host. */
+  resolve?: string;
   /** Server-id to claim: a fresh UUIDv4, so real users are never disturbed. */
   serverId: string;
 }
@@ -73,7 +75,11 @@ function shown(s: string, max = 120): string {
 export async function runChecks(target: ProbeTarget): Promise<CheckResult[]> {
   const serverId = target.serverId;
   const t = target.timeoutMs;
-  const dial: DialOptions = { timeoutMs: t, ...(target.ca !== undefined ? { ca: target.ca } : {}) };
+  const dial: DialOptions = {
+    timeoutMs: t,
+    ...(target.ca !== undefined ? { ca: target.ca } : {}),
+    ...(target.resolve !== undefined ? { resolve: target.resolve } : {}),
+  };
   const serverUrl = endpoint(target.base, '/v1/server');
   const clientUrl = endpoint(target.base, '/v1/client');
   const results: CheckResult[] = [];

@@ -1,6 +1,7 @@
 // One probe WebSocket: dials a relay endpoint and turns "the next message" and
 // "the close" into promises with deadlines, so each probe check reads as a
 // short script. Messages keep their opcode: the relay must send text frames only.
+import { isIP, type LookupFunction } from 'node:net';
 import WebSocket from 'ws';
 
 export interface Received {
@@ -17,6 +18,18 @@ export interface DialOptions {
   timeoutMs: number;
   /** PEM CA bundle trusted for wss:// (in addition to nothing else: it replaces the system store). */
   ca?: Buffer;
+  /** Connect to this IP instead of resolving the URL's host (which still names SNI and Host). */
+  resolve?: string;
+}
+
+/** A DNS lookup that always answers `ip`, like curl's --resolve. */
+function fixedLookup(ip: string): LookupFunction {
+  const family = isIP(ip);
+  return (_host, options, cb) => {
+    if (typeof options === 'object' && options.all) {
+      (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: ip, family }]);
+    } else cb(null, ip, family);
+  };
 }
 
 export class ProbeSocket {
@@ -50,6 +63,7 @@ export class ProbeSocket {
         handshakeTimeout: opts.timeoutMs,
         followRedirects: false,
         ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+        ...(opts.resolve !== undefined ? { lookup: fixedLookup(opts.resolve) } : {}),
       });
       const sock = new ProbeSocket(ws);
       ws.once('open', () => resolve(sock));

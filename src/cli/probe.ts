@@ -5,6 +5,7 @@
 // check failed or was skipped, 2 = usage error.
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import { formatGoDuration, parseGoDuration } from '../ops/duration.js';
 import { CHECK_NAMES, runChecks, type CheckResult } from './probe-checks.js';
 
@@ -13,6 +14,7 @@ export interface ProbeOptions {
   json: boolean;
   timeoutMs: number;
   caFile: string | undefined;
+  resolve: string | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -36,6 +38,9 @@ export function probeHelp(): string {
     `        deadline for each check (default ${formatGoDuration(DEFAULT_TIMEOUT_MS)})`,
     '  --ca file',
     '        PEM file of CA certificates to trust for wss:// instead of the system store',
+    '  --resolve ip',
+    "        connect to this IP instead of resolving the URL's host (TLS name and Host stay",
+    '        the URL\'s), e.g. to check a new server before moving DNS to it',
     '  -h, --help',
     '        print this help and exit',
     '',
@@ -50,6 +55,7 @@ export function parseProbeArgs(args: readonly string[]): ProbeParse {
   let json = false;
   let timeoutMs = DEFAULT_TIMEOUT_MS;
   let caFile: string | undefined;
+  let resolve: string | undefined;
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
@@ -92,6 +98,10 @@ export function parseProbeArgs(args: readonly string[]): ProbeParse {
         caFile = needValue();
         if (caFile === '') throw new ProbeUsageError('--ca must name a PEM file');
         break;
+      case 'resolve':
+        resolve = needValue();
+        if (isIP(resolve) === 0) throw new ProbeUsageError(`--resolve must be an IP address, got ${JSON.stringify(resolve)}`);
+        break;
       default:
         throw new ProbeUsageError(`flag provided but not defined: --${name}`);
     }
@@ -111,7 +121,7 @@ export function parseProbeArgs(args: readonly string[]): ProbeParse {
   }
   if (url.search !== '' || url.hash !== '') throw new ProbeUsageError('the URL must not carry a query or fragment');
   if (caFile !== undefined && url.protocol !== 'wss:') throw new ProbeUsageError('--ca only applies to wss:// URLs');
-  return { kind: 'run', options: { url, json, timeoutMs, caFile } };
+  return { kind: 'run', options: { url, json, timeoutMs, caFile, resolve } };
 }
 
 const LABEL: Record<CheckResult['status'], string> = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP' };
@@ -158,10 +168,16 @@ export async function runProbe(args: readonly string[]): Promise<number> {
     process.stdout.write(probeHelp());
     return 0;
   }
-  const { url, json, timeoutMs } = parsed.options;
+  const { url, json, timeoutMs, resolve } = parsed.options;
   const serverId = randomUUID();
   const started = performance.now();
-  const results = await runChecks({ base: url, timeoutMs, serverId, ...(ca !== undefined ? { ca } : {}) });
+  const results = await runChecks({
+    base: url,
+    timeoutMs,
+    serverId,
+    ...(ca !== undefined ? { ca } : {}),
+    ...(resolve !== undefined ? { resolve } : {}),
+  });
   const totalMs = performance.now() - started;
   process.stdout.write((json ? jsonReport : textReport)(url, serverId, results, totalMs));
   return results.every((r) => r.status === 'pass') ? 0 : 1;

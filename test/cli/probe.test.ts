@@ -116,7 +116,7 @@ describe('probe usage', () => {
   test('--help prints the probe usage and exits 0', async () => {
     const r = await runCli(['probe', '--help']);
     assert.equal(r.code, 0);
-    for (const f of ['--json', '--timeout', '--ca', ...CHECK_NAMES]) assert.ok(r.stdout.includes(f), f);
+    for (const f of ['--json', '--timeout', '--ca', '--resolve', ...CHECK_NAMES]) assert.ok(r.stdout.includes(f), f);
   });
 
   // The exit-2 plumbing, end to end through the CLI.
@@ -143,6 +143,7 @@ describe('probe usage', () => {
     [['--ca', 'ca.pem', 'ws://127.0.0.1:8080'], '--ca only applies to wss://'],
     [['ws://127.0.0.1:8080/?x=1'], 'query'],
     [['not a url'], 'not a URL'],
+    [['--resolve', 'relay.example.com', 'wss://relay.example.com'], '--resolve must be an IP address'],
   ] as const) {
     test(`usage error: probe ${args.join(' ')}`, () => {
       assert.throws(() => parseProbeArgs(args), (e: unknown) => e instanceof ProbeUsageError && e.message.includes(needle));
@@ -150,12 +151,13 @@ describe('probe usage', () => {
   }
 
   test('flags parse in either form and position', () => {
-    const p = parseProbeArgs(['wss://relay.example.com/prefix', '-json', '--timeout=1m30s', '--ca', 'ca.pem']);
+    const p = parseProbeArgs(['wss://relay.example.com/prefix', '-json', '--timeout=1m30s', '--ca', 'ca.pem', '--resolve=::1']);
     assert.equal(p.kind, 'run');
     if (p.kind !== 'run') return;
     assert.equal(p.options.json, true);
     assert.equal(p.options.timeoutMs, 90_000);
     assert.equal(p.options.caFile, 'ca.pem');
+    assert.equal(p.options.resolve, '::1');
     assert.equal(p.options.url.href, 'wss://relay.example.com/prefix');
     assert.deepEqual(parseProbeArgs(['-h']), { kind: 'help' });
   });

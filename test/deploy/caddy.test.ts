@@ -37,7 +37,7 @@ describe('Caddy in front of the relay (deploy/Caddyfile)', () => {
     const relayPort = await freePort();
     tlsPort = await freePort();
     relay = spawnCli(['--insecure-listen', `127.0.0.1:${relayPort}`, '--trust-x-forwarded-for', '--metrics-listen='], {});
-    await waitForStderr(relay, /relay_started/);
+    await waitForStderr(relay, /relay_started/, 15_000);
 
     const file = join(dir, 'Caddyfile');
     writeFileSync(file, render(dir, tlsPort, await freePort(), relayPort, cert));
@@ -47,7 +47,7 @@ describe('Caddy in front of the relay (deploy/Caddyfile)', () => {
     assert.equal(valid.status, 0, `caddy validate rejected the documented Caddyfile: ${valid.stderr}`);
     caddy = spawn(bin, ['run', '--config', file, '--adapter', 'caddyfile'], { stdio: ['ignore', 'ignore', 'pipe'], env });
     caddy.stderr?.on('data', (d: Buffer) => (caddyErr += d.toString()));
-    await waitListening(tlsPort, 5000).catch((err: Error) => assert.fail(`${err.message}; caddy said: ${caddyErr}`));
+    await waitListening(tlsPort, 15_000).catch((err: Error) => assert.fail(`${err.message}; caddy said: ${caddyErr}`));
   });
 
   after(async () => {

@@ -47,7 +47,7 @@ describe('nginx in front of the relay (deploy/nginx.conf)', () => {
     const relayPort = await freePort();
     tlsPort = await freePort();
     relay = spawnCli(['--insecure-listen', `127.0.0.1:${relayPort}`, '--trust-x-forwarded-for', '--metrics-listen='], {});
-    await waitForStderr(relay, /relay_started/);
+    await waitForStderr(relay, /relay_started/, 15_000);
 
     const confFile = join(dir, 'nginx.conf');
     writeFileSync(confFile, render(dir, tlsPort, relayPort, cert));
@@ -56,7 +56,7 @@ describe('nginx in front of the relay (deploy/nginx.conf)', () => {
     assert.equal(check.status, 0, `nginx -t rejected the documented config: ${check.stderr}`);
     nginx = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     nginx.stderr?.on('data', (d: Buffer) => (nginxErr += d.toString()));
-    await waitListening(tlsPort, 5000).catch((err: Error) => assert.fail(`${err.message}; nginx said: ${nginxErr}`));
+    await waitListening(tlsPort, 15_000).catch((err: Error) => assert.fail(`${err.message}; nginx said: ${nginxErr}`));
   });
 
   after(async () => {
