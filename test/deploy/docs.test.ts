@@ -70,8 +70,8 @@ describe('docs/reference.md', () => {
 });
 
 describe('docs/alerts.md', () => {
-  // With the Node.js runtime series, as the CLI exports them when /metrics is on.
-  const metrics = new RelayMetrics({ runtime: true });
+  // Every series the relay can export: runtime series (with /metrics on) and push (with FCM on).
+  const metrics = new RelayMetrics({ runtime: true, push: true });
 
   test('every relay series has a row (the runtime ones share a wildcard row)', async () => {
     for (const m of await metrics.registry.getMetricsAsJSON()) {
