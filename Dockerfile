@@ -30,8 +30,10 @@ ENV NODE_ENV=production \
     HOME=/var/lib/relay
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only; then npm, npx, corepack and yarn (where the base
-# ships them) go too, so the image carries no package manager or build tooling.
+# Production dependencies only, no install scripts (the optional bufferutil ships a
+# prebuilt linux-x64 binary; elsewhere ws falls back to JavaScript, nothing compiles).
+# Then npm, npx, corepack and yarn (where the base ships them) go too, so the image
+# carries no package manager or build tooling.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force \
  && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
