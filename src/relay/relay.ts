@@ -18,7 +18,6 @@ import { linkOf, type Link, type Timeouts } from './link.js';
 import { PhoneLink } from './phone-link.js';
 import { MemoryRegistry, type GraceToken, type Registry } from './registry.js';
 import { Sweeper } from './sweeper.js';
-import { Tally } from './tally.js';
 import { framePhoneFrame } from './wire.js';
 
 export interface RelayOptions extends Timeouts {
@@ -66,7 +65,6 @@ export class Relay {
   private readonly sweeper: Sweeper;
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private readonly highWater: number;
-  private readonly tally: Tally;
   private shuttingDown = false;
   private readonly phoneEvents;
   private readonly binaryEvents;
@@ -89,10 +87,11 @@ export class Relay {
     this.sweeper = new Sweeper(opts);
     this.highWater = opts.binaryHighWaterBytes ?? DEFAULT_BINARY_HIGH_WATER;
     const metrics = this.metrics;
-    const tally = (this.tally = new Tally(metrics));
+    // The forwarded-frame counters are plain fields (metrics.ts): one add per frame.
     this.phoneEvents = {
       onFrameWritten(_phone: PhoneLink, frame: Buffer): void {
-        tally.binaryToPhone(frame.length);
+        metrics.framesBinaryToPhone.inc();
+        metrics.bytesBinaryToPhone.inc(frame.length);
       },
       onBacklogClose: (phone: PhoneLink): void => {
         metrics.phoneBacklogCloses.inc();
@@ -367,7 +366,8 @@ export class Relay {
       return;
     }
     binary.sendFramed(framePhoneFrame(phone.wrapPrefix, data));
-    this.tally.phoneToBinary(data.length);
+    this.metrics.framesPhoneToBinary.inc();
+    this.metrics.bytesPhoneToBinary.inc(data.length);
   }
 
   private onPhoneClosed(phone: PhoneLink, code: number): void {

@@ -37,7 +37,6 @@ export function writeHeader(buf: Buffer, len: number): void {
 }
 
 const corked: Socket[] = [];
-const tasks: Array<() => void> = [];
 let scheduled = false;
 
 function schedule(): void {
@@ -49,17 +48,8 @@ function schedule(): void {
 
 function endTurn(): void {
   scheduled = false;
-  // Tasks first: whatever they record is in place before the turn's bytes leave.
-  for (let i = 0; i < tasks.length; i++) tasks[i]!();
-  tasks.length = 0;
   for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
   corked.length = 0;
-}
-
-/** Runs `task` once at the end of this event-loop turn, before corked sockets are flushed. */
-export function atTurnEnd(task: () => void): void {
-  tasks.push(task);
-  schedule();
 }
 
 /** Corks `socket` until the end of this event-loop turn (once per turn). */
