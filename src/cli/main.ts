@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // The `pyrycode-relay` command: parse flags, run boot checks, start the relay,
 // and turn signals into a graceful drain. Exit codes (operations.md §3): 0 after
 // a signal-triggered drain or --version/--help, 1 when a listener fails, 2 for
