@@ -2,12 +2,22 @@
 // (relay-behaviour.md §1–§2) over real sockets against an in-process relay.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { connectBinary, connectPhone, newServerId, sleep } from '../helpers/clients.js';
+import { connectBinary, connectPhone, newServerId, sleep, type TestClient } from '../helpers/clients.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 
 async function health(relay: TestRelay): Promise<Record<string, unknown>> {
   const res = await fetch(`http://127.0.0.1:${relay.port}/healthz`);
   return (await res.json()) as Record<string, unknown>;
+}
+
+/** A phone whose binary has just disconnected: its server-id is in grace. */
+async function phoneOfBinaryInGrace(relay: TestRelay, id: string): Promise<TestClient> {
+  const binary = await connectBinary(relay.url, id);
+  const phone = await connectPhone(relay.url, id);
+  binary.close();
+  await binary.closed;
+  await sleep(20);
+  return phone;
 }
 
 describe('claims and phones', () => {
@@ -118,11 +128,7 @@ describe('claims and phones', () => {
 
   test('reclaim during grace is immediate and evicts every phone with 4404', async () => {
     const id = newServerId();
-    const binary = await connectBinary(relay.url, id);
-    const phone = await connectPhone(relay.url, id);
-    binary.close();
-    await binary.closed;
-    await sleep(20);
+    const phone = await phoneOfBinaryInGrace(relay, id);
     const late = await connectPhone(relay.url, id);
     const restarted = await connectBinary(relay.url, id);
     assert.deepEqual(await phone.waitClose(), { code: 4404, reason: 'binary reclaimed server-id' });
@@ -139,11 +145,7 @@ describe('claims and phones', () => {
 
   test('a frame from a phone during grace closes that phone', async () => {
     const id = newServerId();
-    const binary = await connectBinary(relay.url, id);
-    const phone = await connectPhone(relay.url, id);
-    binary.close();
-    await binary.closed;
-    await sleep(20);
+    const phone = await phoneOfBinaryInGrace(relay, id);
     phone.send('{"v":2}');
     assert.equal((await phone.waitClose()).code, 4404);
   });

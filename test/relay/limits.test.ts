@@ -32,6 +32,11 @@ async function rawUpgrade(port: number, path: string, headers: string): Promise<
   return { sock, data: () => buf };
 }
 
+/** A phone upgraded by hand on a raw socket, for frame-level tests. */
+function rawPhone(port: number, serverId: string): ReturnType<typeof rawUpgrade> {
+  return rawUpgrade(port, '/v1/client', `X-Pyrycode-Server: ${serverId}\r\nX-Pyrycode-Token: abc\r\nUser-Agent: pyrycode-mobile/1\r\n`);
+}
+
 /** Server frames (unmasked) after the 101 head: opcode and payload of each. */
 function serverFrames(buf: Buffer): Array<{ op: number; payload: Buffer }> {
   const frames = [];
@@ -112,11 +117,7 @@ describe('limits and deadlines', () => {
   test('a stalled fragment: the message deadline closes with 1008 message timeout', async () => {
     const id = newServerId();
     const binary = await connectBinary(relay.url, id);
-    const { sock, data } = await rawUpgrade(
-      relay.port,
-      '/v1/client',
-      `X-Pyrycode-Server: ${id}\r\nX-Pyrycode-Token: abc\r\nUser-Agent: pyrycode-mobile/1\r\n`,
-    );
+    const { sock, data } = await rawPhone(relay.port, id);
     sock.write(clientFrame(0x1, false, Buffer.from('{"v":')));
     // Pongs keep the heartbeat happy; the message itself never completes.
     await sleep(900);
@@ -131,11 +132,7 @@ describe('limits and deadlines', () => {
   test('exactly one close frame on the wire, and the close handshake is bounded', async () => {
     const id = newServerId();
     const binary = await connectBinary(relay.url, id);
-    const { sock, data } = await rawUpgrade(
-      relay.port,
-      '/v1/client',
-      `X-Pyrycode-Server: ${id}\r\nX-Pyrycode-Token: abc\r\nUser-Agent: pyrycode-mobile/1\r\n`,
-    );
+    const { sock, data } = await rawPhone(relay.port, id);
     sock.write(clientFrame(0x1, true, Buffer.from('not json')));
     // Never answer the close frame: the relay must give up after its close timeout (1 s here).
     const t0 = Date.now();
