@@ -36,9 +36,13 @@ export function relayEnv(): NodeJS.ProcessEnv {
   return extra === undefined ? process.env : { ...process.env, NODE_PATH: extra };
 }
 
+/** V8 flags the relay ships with (docs/performance.md, workload v). */
+export const DEPLOYED_NODE_ARGS = '--max-semi-space-size=4';
+
 export function relayArgs(port: number, extra: string[] = []): string[] {
-  // BENCH_RELAY_NODE_ARGS: extra node flags for the relay process (e.g. --cpu-prof).
-  const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  // The relay runs with the node flags it is deployed with (bin shebang, Dockerfile,
+  // systemd unit); BENCH_RELAY_NODE_ARGS replaces them (e.g. '' or --cpu-prof).
+  const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? DEPLOYED_NODE_ARGS).split(' ').filter((a) => a !== '');
   // BENCH_RELAY_CLI: another build of the relay's CLI, for before/after comparisons.
   return [
     ...nodeArgs,
