@@ -1,7 +1,6 @@
 // Runs the built CLI as a child process, as an operator would, and collects its
 // exit code and output.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -91,14 +90,5 @@ export function waitForStderr(child: ChildProcess & { out: { stderr: string } },
   });
 }
 
-/** A loopback port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A loopback port that was free a moment ago (shared with the load benchmark). */
+export { freePort } from '../../bench/load/spawn.js';
