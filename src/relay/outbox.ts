@@ -9,9 +9,6 @@ import type { WebSocket } from 'ws';
 import type { Backlogged, BufferBudget } from './buffer-budget.js';
 import { sendText } from './wire.js';
 
-/** Relay → client frames are always text: the app closes on a binary opcode. */
-export const TEXT = { binary: false } as const;
-
 /** Bytes charged per queued item on top of its length (matches the reference's accounting). */
 export const ITEM_OVERHEAD = 64;
 
