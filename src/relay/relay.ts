@@ -51,6 +51,9 @@ export interface PhoneInfo {
   remote: string;
 }
 
+/** A ws event listener (the shared, per-relay message and close handlers). */
+type WsListener = Parameters<WebSocket['on']>[1];
+
 const DEFAULT_BINARY_HIGH_WATER = 1024 * 1024;
 const DEVICE_NAME_LOG_CHARS = 64;
 /** At most one envelope_dropped line per binary per this many ms. */
@@ -147,13 +150,7 @@ export class Relay {
       this.highWater,
       this.binaryEvents,
     );
-    this.track(link);
-    ws.on('message', this.onBinaryMessage);
-    ws.on('close', this.onBinaryClose);
-    if (this.shuttingDown) {
-      link.close(CloseCode.goingAway, Reason.shuttingDown);
-      return;
-    }
+    if (!this.wire(link, this.onBinaryMessage, this.onBinaryClose)) return;
     const res = this.registry.claim(info.serverId, link);
     if (res.kind === 'conflict') {
       this.probe(link, res.incumbent);
@@ -318,13 +315,7 @@ export class Relay {
       this.budget,
       this.phoneEvents,
     );
-    this.track(phone);
-    ws.on('message', this.onPhoneMessage);
-    ws.on('close', this.onPhoneClose);
-    if (this.shuttingDown) {
-      phone.close(CloseCode.goingAway, Reason.shuttingDown);
-      return;
-    }
+    if (!this.wire(phone, this.onPhoneMessage, this.onPhoneClose)) return;
     const res = this.registry.registerPhone(info.serverId, phone, this.opts.maxPhonesPerServer);
     if (res.kind === 'no_server') {
       this.metrics.upgrades.client.reject_404.inc();
@@ -391,6 +382,19 @@ export class Relay {
   }
 
   // ---- shared --------------------------------------------------------------
+
+  /**
+   * Tracks a freshly upgraded link and attaches its shared listeners. During a
+   * drain it is closed with 1001 at once; returns false then.
+   */
+  private wire(link: Link, onMessage: WsListener, onClose: WsListener): boolean {
+    this.track(link);
+    link.ws.on('message', onMessage);
+    link.ws.on('close', onClose);
+    if (!this.shuttingDown) return true;
+    link.close(CloseCode.goingAway, Reason.shuttingDown);
+    return false;
+  }
 
   private track(link: Link): void {
     this.sweeper.add(link);
