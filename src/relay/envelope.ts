@@ -8,6 +8,7 @@
 // Precondition for decodeBinaryEnvelope: the bytes are valid UTF-8 (see json-scan.ts).
 
 import { scanString, scanValue, skipWs } from './json-scan.js';
+import { beginScope, endScope } from './plain-scan.js';
 
 export type DropReason = 'malformed' | 'not_object' | 'missing_conn_id' | 'missing_frame' | 'bad_close_code';
 
@@ -146,6 +147,13 @@ function closeCodeOf(buf: Buffer, start: number, end: number): number {
  * Validates that the whole input is one JSON value; unknown fields are skipped.
  */
 export function decodeBinaryEnvelope(buf: Buffer): BinaryEnvelope {
+  beginScope(buf); // the message's strings are scanned in one SIMD copy
+  const env = decode(buf);
+  endScope();
+  return env;
+}
+
+function decode(buf: Buffer): BinaryEnvelope {
   const end = buf.length;
   let pos = skipWs(buf, 0, end);
   if (pos >= end) return DROP_MALFORMED;

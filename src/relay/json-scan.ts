@@ -9,9 +9,15 @@
 // `buffer.isUtf8()` first. Non-ASCII bytes are only ever legal inside strings, where they
 // are passed over as opaque.
 //
+// Long runs of plain string bytes are skipped by the SIMD module of plain-scan.ts inside
+// a scan scope (isJsonValue, or a caller's beginScope/endScope), and four bytes at a
+// time in JavaScript otherwise.
+//
 // Nesting is handled iteratively with an explicit container stack, so arbitrarily deep
 // input (bounded only by its length) never recurses or throws. The stack grows only when
 // input nests deeper than its current size, so ordinary frames allocate nothing.
+
+import { beginScope, endScope, skipPlain } from './plain-scan.js';
 
 const QUOTE = 0x22; // "
 const BACKSLASH = 0x5c;
@@ -112,7 +118,10 @@ export function scanString(buf: Buffer, pos: number, end: number): number {
   pos++; // opening quote
   for (;;) {
     // Fast path: the bulk of a frame is plain string bytes (base64 payloads).
-    if (end - pos >= WORD_MIN) pos = skipPlainWords(buf, pos, end);
+    if (end - pos >= WORD_MIN) {
+      const p = skipPlain(buf, pos, end);
+      pos = p >= 0 ? p : skipPlainWords(buf, pos, end);
+    }
     while (pos < end && STRING_PLAIN[buf[pos]!] === 1) pos++;
     if (pos >= end) return -1;
     const c = buf[pos]!;
@@ -258,6 +267,8 @@ function scanKey(buf: Buffer, pos: number, end: number): number {
  * whitespace (space, tab, LF, CR). See the header for the UTF-8 precondition.
  */
 export function isJsonValue(buf: Buffer, start = 0, end = buf.length): boolean {
+  beginScope(buf);
   const pos = scanValue(buf, skipWs(buf, start, end), end);
+  endScope();
   return pos >= 0 && skipWs(buf, pos, end) === end;
 }

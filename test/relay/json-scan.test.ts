@@ -135,7 +135,9 @@ test('property: never throws on arbitrary bytes', () => {
   );
 });
 
-test('long strings: word-at-a-time path at every alignment and special-byte position', () => {
+// isJsonValue scans long strings with the SIMD module (plain-scan.ts); scanValue called
+// outside a scan scope uses the JavaScript word loop. Both must agree with JSON.parse.
+test('long strings: SIMD and word-at-a-time paths at every alignment and special-byte position', () => {
   const specials = ['"', '\\', '\\n', '\\u00e9', '\x00', '\x1f', '\t', 'é', '😀', '\x7f', '#', '!', ' '];
   const pool = Buffer.alloc(256, 0x20); // shared ArrayBuffer, sliced at odd offsets
   for (let len = 30; len <= 44; len++) {
@@ -148,6 +150,7 @@ test('long strings: word-at-a-time path at every alignment and special-byte posi
           const view = pool.subarray(off, off + bytes.length);
           assert.equal(isJsonValue(view), parses(text), `${JSON.stringify(text)} @${off}`);
           assert.equal(isJsonValue(view, 0, bytes.length - 1), false);
+          assert.equal(scanValue(view, 0, view.length) === view.length, parses(text), `JS path ${JSON.stringify(text)} @${off}`);
         }
       }
     }
