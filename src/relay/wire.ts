@@ -5,10 +5,15 @@
 //    never compresses, so the bytes are exactly what ws.send would write. ws
 //    still owns reading, control frames and the close handshake; writes stop
 //    once it leaves OPEN, as ws.send would drop them.
-//  - Coalescing: a socket is corked on its first write in an event-loop turn
-//    and every corked socket is uncorked by one setImmediate, so all frames a
-//    turn produces for a socket (a binary's burst to many phones, many phones'
-//    frames to one binary) leave in one writev instead of one syscall each.
+//  - Coalescing: a socket is corked on its first write and uncorked together
+//    with every other corked socket in one flush, so the frames produced
+//    meanwhile for a socket leave in one writev instead of one syscall each.
+//    When the relay is busy (the last flush was under BUSY_GAP_MS ago) the flush
+//    waits for the end of the event-loop turn (setImmediate), so a binary
+//    gets one writev for all the phones read in that turn. When it is idle the
+//    flush runs right after the current I/O callback (nextTick): a lone frame
+//    leaves at once, without the cost of an extra loop phase (about 10 µs per
+//    frame here, a sixth of the relay's CPU at workload (i) in docs/performance.md).
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 
@@ -36,23 +41,29 @@ export function writeHeader(buf: Buffer, len: number): void {
   }
 }
 
+/** Flushes closer together than this (ms) mean load: batch per event-loop turn. */
+export const BUSY_GAP_MS = 0.05;
+
 const corked: Socket[] = [];
 let scheduled = false;
+let lastFlushAt = -Infinity;
 
 function schedule(): void {
   if (!scheduled) {
     scheduled = true;
-    setImmediate(endTurn);
+    if (performance.now() - lastFlushAt < BUSY_GAP_MS) setImmediate(flush);
+    else process.nextTick(flush);
   }
 }
 
-function endTurn(): void {
+function flush(): void {
   scheduled = false;
   for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
   corked.length = 0;
+  lastFlushAt = performance.now();
 }
 
-/** Corks `socket` until the end of this event-loop turn (once per turn). */
+/** Corks `socket` until the next flush (see the header). */
 export function coalesce(socket: Socket): void {
   // ws corks only around a single frame and uncorks before returning, so a
   // corked socket here is one this module corked in this turn.
