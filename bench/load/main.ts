@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { runIdle, type IdleResult } from './idle.js';
 import { checks, checksTable, markdownTables, svgChart } from './report.js';
 import { runOnce, type Measurement } from './run.js';
-import { loadSettings, type Settings } from './settings.js';
+import { loadSettings, runsOn, type Settings } from './settings.js';
 
 const RESULTS = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
 
@@ -29,6 +29,7 @@ async function measure(): Promise<Saved> {
   for (const w of s.workloads) {
     for (let r = 0; r < s.runs; r++) {
       for (const t of s.targets) {
+        if (!runsOn(t, w)) continue;
         const m = await runOnce(t, w, s.warmupMs, s.durationMs);
         all.push(m);
         log(`(${w.id}) ${t.padEnd(6)} run ${r + 1}: ${m.roundTripsPerSec.toFixed(0)} rt/s, p50 ${m.latencyUs.p50} µs, p99 ${m.latencyUs.p99} µs, ${m.cpuUsPerFrame.toFixed(2)} µs CPU/frame, errors ${m.errors}`);

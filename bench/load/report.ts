@@ -132,7 +132,9 @@ export function checksTable(cs: Check[]): string {
   return ['| target | measured (medians) | limit | | run by run (median) |', '|---|---:|---:|---|---:|', ...rows].join('\n');
 }
 
-const COLORS: Record<Target, string> = { relay: '#d9534f', direct: '#5b8bd9', nginx: '#4caf50', 'node-pipe': '#999999' };
+const COLORS: Record<Target, string> = {
+  relay: '#d9534f', direct: '#5b8bd9', nginx: '#4caf50', 'node-pipe': '#999999', 'ws-pipe': '#f0ad4e',
+};
 
 /** Grouped bar charts, one panel per metric, workloads along x, one bar per target with a min–max whisker. */
 export function svgChart(all: Measurement[], workloads: Workload[], targets: Target[], title: string): string {

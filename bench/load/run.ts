@@ -13,6 +13,7 @@ export const RELAY_CLI = here('../../src/cli/main.js');
 export const ECHO = here('./echo.js');
 const GENERATOR = here('./generator.js');
 const NODE_PIPE = here('./node-pipe.js');
+const WS_PIPE = here('./ws-pipe.js');
 
 export interface Measurement {
   target: Target;
@@ -66,9 +67,11 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
     let url: string;
     let targetPid: number;
     let echoPid: number;
-    if (target === 'relay') {
+    if (target === 'relay' || target === 'ws-pipe') {
       const port = await freePort();
-      const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port), relayEnv());
+      const relay = target === 'relay'
+        ? spawnPinned(TARGET_CORE, process.execPath, relayArgs(port), relayEnv())
+        : spawnPinned(TARGET_CORE, process.execPath, [WS_PIPE, String(port)]);
       children.push(relay);
       await waitPort(port);
       url = `ws://127.0.0.1:${port}`;
@@ -104,7 +107,7 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
     }
     const spec: GeneratorSpec = {
       url,
-      relay: target === 'relay',
+      relay: target === 'relay' || target === 'ws-pipe',
       serverIds,
       phonesPerServer: w.phonesPerServer,
       window: w.window,

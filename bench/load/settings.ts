@@ -3,13 +3,18 @@
 //   BENCH_QUICK=1           short warm-up/duration, one run, small idle count
 //   BENCH_WARMUP_MS, BENCH_DURATION_MS, BENCH_RUNS
 //   BENCH_WORKLOADS=i,ii    subset of workloads (i..v)
-//   BENCH_TARGETS=relay,nginx  subset of targets (relay, direct, nginx, node-pipe)
+//   BENCH_TARGETS=relay,nginx  subset of targets (relay, direct, nginx, node-pipe, ws-pipe)
 //   BENCH_IDLE_PHONES=19000 BENCH_IDLE_PROCS=4 BENCH_IDLE_HOLD_MS=12000
 //   BENCH_RESULTS_NAME=latest  file name under bench/results/
 // Relay process only: BENCH_RELAY_NODE_ARGS (node flags), BENCH_RELAY_NODE_PATH
 // (e.g. to try bufferutil), BENCH_RELAY_CLI (another build, see ab.ts).
-export type Target = 'relay' | 'direct' | 'nginx' | 'node-pipe';
-export const TARGETS: readonly Target[] = ['relay', 'direct', 'nginx', 'node-pipe'];
+export type Target = 'relay' | 'direct' | 'nginx' | 'node-pipe' | 'ws-pipe';
+export const TARGETS: readonly Target[] = ['relay', 'direct', 'nginx', 'node-pipe', 'ws-pipe'];
+
+/** ws-pipe pairs one phone with one binary, so it only runs single-phone workloads. */
+export function runsOn(t: Target, w: Workload): boolean {
+  return t !== 'ws-pipe' || w.phonesPerServer === 1;
+}
 
 export interface Workload {
   id: string;

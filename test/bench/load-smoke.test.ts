@@ -4,19 +4,27 @@
 // corrupted — not any performance figure (the full run is `npm run bench:load`).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { runOnce } from '../../bench/load/run.js';
+import { runOnce, type Measurement } from '../../bench/load/run.js';
 import type { Workload } from '../../bench/load/settings.js';
 
 const TINY: Workload = { id: 'smoke', title: 'smoke: 3×2, W=2, 300 B', servers: 3, phonesPerServer: 2, window: 2, bytes: 300 };
+/** ws-pipe pairs one phone per server-id. */
+const TINY_SINGLE: Workload = { ...TINY, title: 'smoke: 3×1, W=2, 300 B', phonesPerServer: 1 };
+
+function assertClean(m: Measurement): void {
+  assert.deepEqual(m.errorDetail, { lost: 0, duplicated: 0, reordered: 0, corrupt: 0, closed: 0 });
+  assert.ok(m.roundTripsPerSec > 0, 'no round trips');
+  assert.ok(m.latencyUs.p50 > 0);
+  assert.ok(m.peakRssKiB > 0);
+}
 
 describe('bench:load smoke', () => {
   for (const target of ['relay', 'direct'] as const) {
     test(`${target}: frames round-trip with no errors`, { timeout: 20_000 }, async () => {
-      const m = await runOnce(target, TINY, 100, 400);
-      assert.deepEqual(m.errorDetail, { lost: 0, duplicated: 0, reordered: 0, corrupt: 0, closed: 0 });
-      assert.ok(m.roundTripsPerSec > 0, 'no round trips');
-      assert.ok(m.latencyUs.p50 > 0);
-      assert.ok(m.peakRssKiB > 0);
+      assertClean(await runOnce(target, TINY, 100, 400));
     });
   }
+  test('ws-pipe: frames round-trip with no errors', { timeout: 20_000 }, async () => {
+    assertClean(await runOnce('ws-pipe', TINY_SINGLE, 100, 400));
+  });
 });
