@@ -23,9 +23,21 @@ export type BinaryEnvelope =
 
 const CLOSE_BRACE = 0x7d;
 
+/**
+ * An exact-size copy outside Node's shared 8 KiB allocation pool: a small buffer
+ * that lives as long as a connection would otherwise keep its whole pool chunk alive.
+ */
+function ownBuffer(text: string | Buffer): Buffer {
+  const len = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
+  const out = Buffer.allocUnsafeSlow(len);
+  if (typeof text === 'string') out.write(text, 'utf8');
+  else out.set(text);
+  return out;
+}
+
 /** The bytes `{"conn_id":"<id>","frame":` — computed once per phone. */
 export function makeWrapPrefix(connId: string): Buffer {
-  return Buffer.from(`{"conn_id":${JSON.stringify(connId)},"frame":`, 'utf8');
+  return ownBuffer(`{"conn_id":${JSON.stringify(connId)},"frame":`);
 }
 
 /** prefix + the phone's frame exactly as received + `}`: one allocation, two copies. */
@@ -113,6 +125,30 @@ function fieldOf(buf: Buffer, start: number, end: number): number {
     case 'push_wake': return F_PUSH_WAKE;
     default: return F_OTHER;
   }
+}
+
+// The strings of recently seen conn_ids, by a hash of their bytes. The same few ids
+// come back on every frame; reusing the string skips decoding it, and V8 has already
+// hashed it for the registry's Map. Direct-mapped and fixed-size, so a binary sending
+// endless distinct ids only overwrites entries; long ids are not cached.
+const ID_CACHE_SLOTS = 256; // a power of two
+const ID_CACHE_MAX_BYTES = 128;
+const cachedIdBytes: Array<Buffer | undefined> = new Array<Buffer | undefined>(ID_CACHE_SLOTS).fill(undefined);
+const cachedIds: string[] = new Array<string>(ID_CACHE_SLOTS).fill('');
+
+/** buf[start, end) (plain UTF-8, no escapes) as a string, from the cache when possible. */
+function connIdString(buf: Buffer, start: number, end: number): string {
+  const len = end - start;
+  if (len > ID_CACHE_MAX_BYTES) return buf.toString('utf8', start, end);
+  let h = len;
+  for (let i = start; i < end; i++) h = (Math.imul(h, 31) + buf[i]!) | 0;
+  const slot = (h ^ (h >>> 16)) & (ID_CACHE_SLOTS - 1);
+  const known = cachedIdBytes[slot];
+  if (known !== undefined && bytesEqual(buf, start, end, known)) return cachedIds[slot]!;
+  const id = buf.toString('utf8', start, end);
+  cachedIdBytes[slot] = ownBuffer(buf.subarray(start, end)); // a copy: buf is only borrowed
+  cachedIds[slot] = id;
+  return id;
 }
 
 function isNullToken(buf: Buffer, start: number, end: number): boolean {
@@ -206,7 +242,7 @@ function decode(buf: Buffer): BinaryEnvelope {
       if (s === undefined) return DROP_MALFORMED;
       connId = s;
     } else {
-      connId = buf.toString('utf8', connS + 1, connE - 1);
+      connId = connIdString(buf, connS + 1, connE - 1);
     }
   }
 

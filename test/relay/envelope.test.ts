@@ -344,3 +344,29 @@ test('decode handles deeply nested input without throwing', () => {
   const wake = decodeBinaryEnvelope(Buffer.from(`{"push_wake":${deep}}`));
   assert.equal(wake.kind, 'wake');
 });
+
+test('property: conn_id strings stay exact across repeats, overwritten cache slots and reused buffers', () => {
+  // A small alphabet makes ids repeat (cache hits); more ids than cache slots force
+  // overwrites; one scratch buffer rewritten in place stands for ws reusing memory.
+  const id = fc.string({ unit: fc.constantFrom('a', 'b', 'é', '-', '0'), minLength: 1, maxLength: 6 });
+  const long = fc.string({ minLength: 120, maxLength: 200 }).map((s) => `x${s}`);
+  const scratch = Buffer.alloc(4096);
+  fc.assert(
+    fc.property(fc.array(fc.oneof(id, long), { minLength: 1, maxLength: 600 }), (ids) => {
+      for (const connId of ids) {
+        const text = `{"conn_id":${JSON.stringify(connId)},"frame":1}`;
+        const n = scratch.write(text, 0, 'utf8');
+        const env = decodeBinaryEnvelope(scratch.subarray(0, n));
+        assert.equal(env.kind, 'frame');
+        assert.equal((env as { connId: string }).connId, connId);
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('a wrap prefix owns exactly its bytes (it lives as long as the phone, so it must not pin a pool chunk)', () => {
+  const prefix = makeWrapPrefix('client-srv-0123abcd');
+  assert.equal(prefix.toString(), '{"conn_id":"client-srv-0123abcd","frame":');
+  assert.equal(prefix.buffer.byteLength, prefix.length);
+});
