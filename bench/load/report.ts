@@ -115,6 +115,15 @@ export function checks(all: Measurement[], idleKiBPerPhone: number | undefined):
       paired: paired('i', 'nginx', (x, y) => x - y, p50),
     });
   }
+  // Proposed replacement for the p50 target above (docs/performance.md, "Latency (i)"):
+  // what the relay adds to a bare ws forwarder in the same topology.
+  const p50w = median(all, 'i', 'ws-pipe', p50);
+  if (Number.isFinite(p50r) && Number.isFinite(p50w)) {
+    out.push({
+      name: '(i) relay p50 − ws-pipe p50 (proposed)', value: p50r - p50w, limit: 30, unit: 'µs', op: '≤', ok: p50r - p50w <= 30,
+      paired: paired('i', 'ws-pipe', (x, y) => x - y, p50),
+    });
+  }
   ratio('(i) relay p99 ÷ nginx p99', 'i', 'nginx', p99, 2);
   ratio('(iv) relay round trips/s ÷ nginx', 'iv', 'nginx', rt, 0.9, true);
   if (idleKiBPerPhone !== undefined) {
