@@ -64,7 +64,11 @@ export function endScope(): void {
 function fits(len: number): boolean {
   if (len <= memory.length) return true;
   if (wasm === undefined || len > MAX_BYTES) return false;
-  wasm.memory.grow(Math.ceil((len - memory.length) / PAGE));
+  try {
+    wasm.memory.grow(Math.ceil((len - memory.length) / PAGE));
+  } catch {
+    return false; // no memory to grow into: scan this message in JavaScript
+  }
   memory = new Uint8Array(wasm.memory.buffer); // growing detaches the old view
   return true;
 }

@@ -12,8 +12,8 @@
 //    waits for the end of the event-loop turn (setImmediate), so a binary
 //    gets one writev for all the phones read in that turn. When it is idle the
 //    flush runs right after the current I/O callback (nextTick): a lone frame
-//    leaves at once, without the cost of an extra loop phase (about 10 µs per
-//    frame here, a sixth of the relay's CPU at workload (i) in docs/performance.md).
+//    leaves at once, without the cost of an extra loop phase (5–10 µs of CPU per
+//    frame on the benchmark machine at workload (i), docs/performance.md).
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 
@@ -66,7 +66,7 @@ function flush(): void {
 /** Corks `socket` until the next flush (see the header). */
 export function coalesce(socket: Socket): void {
   // ws corks only around a single frame and uncorks before returning, so a
-  // corked socket here is one this module corked in this turn.
+  // corked socket here is one this module corked since the last flush.
   if (socket.writableCorked !== 0) return;
   socket.cork();
   corked.push(socket);
