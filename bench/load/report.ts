@@ -93,37 +93,29 @@ export function checks(all: Measurement[], idleKiBPerPhone: number | undefined):
     const b = select(all, w, base);
     return stat(r.slice(0, b.length).map((m, i) => f(pick(m), pick(b[i]!)))).med;
   };
-  const ratio = (name: string, w: string, base: Target, pick: Pick, limit: number, atLeast = false): void => {
+  // One comparison of the relay with a baseline: a ratio (×) or a difference (µs) of
+  // the medians, with the same comparison run by run beside it.
+  const compare = (unit: '×' | 'µs') => (name: string, w: string, base: Target, pick: Pick, limit: number, atLeast = false): void => {
+    const f = unit === '×' ? (x: number, y: number): number => x / y : (x: number, y: number): number => x - y;
     const a = median(all, w, 'relay', pick);
     const b = median(all, w, base, pick);
     if (!Number.isFinite(a) || !Number.isFinite(b)) return;
-    const value = a / b;
+    const value = f(a, b);
     out.push({
-      name, value, limit, unit: '×', op: atLeast ? '≥' : '≤', ok: atLeast ? value >= limit : value <= limit,
-      paired: paired(w, base, (x, y) => x / y, pick),
+      name, value, limit, unit, op: atLeast ? '≥' : '≤', ok: atLeast ? value >= limit : value <= limit,
+      paired: paired(w, base, f, pick),
     });
   };
+  const ratio = compare('×');
+  const difference = compare('µs');
   ratio('(ii) relay CPU/frame ÷ direct', 'ii', 'direct', cpu, 1.3);
   ratio('(iii) relay CPU/frame ÷ direct', 'iii', 'direct', cpu, 1.3);
   ratio('(ii) relay CPU/frame ÷ nginx', 'ii', 'nginx', cpu, 6);
   ratio('(ii) relay round trips/s ÷ nginx', 'ii', 'nginx', rt, 0.45, true);
-  const p50r = median(all, 'i', 'relay', p50);
-  const p50n = median(all, 'i', 'nginx', p50);
-  if (Number.isFinite(p50r) && Number.isFinite(p50n)) {
-    out.push({
-      name: '(i) relay p50 − nginx p50', value: p50r - p50n, limit: 30, unit: 'µs', op: '≤', ok: p50r - p50n <= 30,
-      paired: paired('i', 'nginx', (x, y) => x - y, p50),
-    });
-  }
+  difference('(i) relay p50 − nginx p50', 'i', 'nginx', p50, 30);
   // Proposed replacement for the p50 target above (docs/performance.md, "Latency (i)"):
   // what the relay adds to a bare ws forwarder in the same topology.
-  const p50w = median(all, 'i', 'ws-pipe', p50);
-  if (Number.isFinite(p50r) && Number.isFinite(p50w)) {
-    out.push({
-      name: '(i) relay p50 − ws-pipe p50 (proposed)', value: p50r - p50w, limit: 30, unit: 'µs', op: '≤', ok: p50r - p50w <= 30,
-      paired: paired('i', 'ws-pipe', (x, y) => x - y, p50),
-    });
-  }
+  difference('(i) relay p50 − ws-pipe p50 (proposed)', 'i', 'ws-pipe', p50, 30);
   ratio('(i) relay p99 ÷ nginx p99', 'i', 'nginx', p99, 2);
   ratio('(iv) relay round trips/s ÷ nginx', 'iv', 'nginx', rt, 0.9, true);
   if (idleKiBPerPhone !== undefined) {
