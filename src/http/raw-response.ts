@@ -13,7 +13,9 @@ export function rejectUpgrade(
     socket.destroy();
     return;
   }
-  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n`;
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+  // The socket is closed either way; a 426 names the protocol to switch to instead.
+  if (!Object.keys(extraHeaders).some((k) => k.toLowerCase() === 'connection')) head += 'Connection: close\r\n';
   if (body !== '') {
     head += `Content-Type: text/plain; charset=utf-8\r\n`;
   }

@@ -1,7 +1,8 @@
 // Routes HTTP requests and upgrades (protocol.md §1–§2): /healthz, the two
 // WebSocket endpoints, 404 for everything else. For the endpoints the order is
-// admission → header check (400) → WebSocket handshake → registry, so a
-// rejected request never reaches the registry or starts a WebSocket.
+// admission → header check (400) → the Go library's handshake checks (426,
+// 405, 400) → WebSocket upgrade → registry, so a rejected request never
+// reaches the registry or starts a WebSocket.
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -9,6 +10,7 @@ import { WebSocketServer } from 'ws';
 import type { RelayMetrics } from '../ops/metrics.js';
 import type { Relay } from '../relay/relay.js';
 import type { Admission } from './admission.js';
+import { canonicalForWs, checkHandshake } from './handshake.js';
 import { checkUpgradeHeaders, type Endpoint } from './headers.js';
 import { healthBody, writeHealth } from './healthz.js';
 import { rejectUpgrade } from './raw-response.js';
@@ -52,6 +54,8 @@ export function attachRouter(server: Server, opts: RouterOptions): WebSocketServ
     perMessageDeflate: false,
     maxPayload: opts.maxMessageBytes,
     clientTracking: false,
+    // Select no subprotocol, whatever the client offers, as the Go relay does.
+    handleProtocols: () => false,
     closeTimeout: opts.closeTimeoutMs ?? 5000,
   } as ConstructorParameters<typeof WebSocketServer>[0]);
 
@@ -85,7 +89,11 @@ export function attachRouter(server: Server, opts: RouterOptions): WebSocketServ
       plain(res, 400, check.body);
       return;
     }
-    plain(res, 400, 'websocket upgrade required');
+    // Node routes every request carrying Connection: upgrade and an Upgrade
+    // header to 'upgrade', so this always fails; the fallback is only defensive.
+    const handshake = checkHandshake(req);
+    if (!handshake.ok) plain(res, handshake.status, handshake.body, handshake.headers);
+    else plain(res, 426, 'websocket upgrade required', { Connection: 'Upgrade', Upgrade: 'websocket' });
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -117,6 +125,12 @@ export function attachRouter(server: Server, opts: RouterOptions): WebSocketServ
       rejectUpgrade(socket, 400, check.body);
       return;
     }
+    const handshake = checkHandshake(req);
+    if (!handshake.ok) {
+      rejectUpgrade(socket, handshake.status, handshake.body, handshake.headers);
+      return;
+    }
+    canonicalForWs(req.headers, handshake.key);
     if (relay.isShuttingDown) {
       rejectUpgrade(socket, 503, 'shutting down');
       return;

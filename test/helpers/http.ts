@@ -2,6 +2,7 @@
 // loopback source address, upgrade attempts that must fail with a status, and
 // a Prometheus text scrape parsed into exact cells.
 import { request } from 'node:http';
+import { connect } from 'node:net';
 
 export interface Reply {
   status: number;
@@ -56,6 +57,58 @@ export function upgrade(port: number, path: string, opts: RequestOptions = {}): 
 /** An upgrade whose pyrycode headers are missing, so it fails the header check (400) if admitted. */
 export const headerless = (port: number, endpoint: 'server' | 'client', localAddress?: string): Promise<Reply> =>
   upgrade(port, `/v1/${endpoint}`, { localAddress });
+
+export interface RawReply {
+  status: number;
+  /** Every header line in order, names lowercased, so duplicates stay visible. */
+  headers: Array<[string, string]>;
+  body: string;
+}
+
+/**
+ * Writes `text` verbatim to a fresh TCP connection and parses the response
+ * head (a 101 ends the exchange at the blank line; anything else is read to
+ * the end of its Content-Length body).
+ */
+export function rawExchange(port: number, text: string): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let buf = Buffer.alloc(0);
+    let done = false;
+    const finish = (err?: Error): void => {
+      if (done) return;
+      const end = buf.indexOf('\r\n\r\n');
+      if (end === -1) {
+        if (err !== undefined) {
+          done = true;
+          reject(err);
+        }
+        return;
+      }
+      const [statusLine = '', ...lines] = buf.subarray(0, end).toString('latin1').split('\r\n');
+      const headers = lines.map((l): [string, string] => {
+        const colon = l.indexOf(':');
+        return [l.slice(0, colon).trim().toLowerCase(), l.slice(colon + 1).trim()];
+      });
+      const status = Number(statusLine.split(' ')[1]);
+      const length = Number(headers.find(([k]) => k === 'content-length')?.[1] ?? 0);
+      const body = buf.subarray(end + 4);
+      if (status !== 101 && body.length < length && err === undefined) return;
+      done = true;
+      socket.destroy();
+      resolve({ status, headers, body: body.subarray(0, length).toString() });
+    };
+    socket.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      finish();
+    });
+    socket.on('end', () => finish(new Error(`connection ended after ${buf.length} bytes`)));
+    socket.on('error', (e) => finish(e));
+  });
+}
+
+/** The values of header `name` in a raw reply, in order. */
+export const headerValues = (r: RawReply, name: string): string[] => r.headers.filter(([k]) => k === name).map(([, v]) => v);
 
 export async function scrape(port: number): Promise<string> {
   const r = await httpRequest(port, '/metrics');

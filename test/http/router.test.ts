@@ -126,9 +126,13 @@ describe('http surface', () => {
     ws.close();
   });
 
-  test('a valid plain GET (no upgrade) to an endpoint is 400, not a crash', async () => {
-    const r = await http(relay.port, '/v1/client', PHONE);
-    assert.equal(r.status, 400);
-    assert.equal(r.body, 'websocket upgrade required');
+  test('a valid plain GET (no upgrade) to an endpoint is 426 naming the upgrade, as the Go relay answers', async () => {
+    for (const [path, headers] of [['/v1/client', PHONE], ['/v1/server', BINARY]] as const) {
+      const r = await http(relay.port, path, headers);
+      assert.equal(r.status, 426, path);
+      assert.equal(r.headers['connection'], 'Upgrade');
+      assert.equal(r.headers['upgrade'], 'websocket');
+      assert.equal(r.body, 'connection header must contain upgrade');
+    }
   });
 });
