@@ -7,16 +7,13 @@
 #         docker run -p 127.0.0.1:8080:8080 pyrycode-relay --insecure-listen :8080 --trust-x-forwarded-for
 #
 # Base image: node:24-bookworm-slim (Node.js 24, the current Active LTS, on Debian 12),
-# pinned by digest so a rebuild gets exactly the bytes that were reviewed. Both
-# stages use the same image. To move to a newer patch release, resolve the tag's
-# current index digest and replace the value below:
-#   docker buildx imagetools inspect node:24-bookworm-slim --format '{{json .Manifest.Digest}}'
-# !! The digest below is a placeholder that fails closed (the pull is refused) until
-# !! it is replaced with the real digest of node:24-bookworm-slim; see docs/deploy/docker.md.
-ARG NODE_IMAGE=node:24-bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000
+# pinned by the digest of its multi-platform index so a rebuild gets exactly the
+# bytes that were reviewed. Both stages name the same image on their FROM line
+# (not through an ARG: Dependabot only updates literal FROM lines), and
+# Dependabot's weekly docker update bumps both together (docs/deploy/docker.md).
 
 # ---- build: compile the TypeScript (dev dependencies live only in this stage) ----
-FROM ${NODE_IMAGE} AS build
+FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -25,7 +22,7 @@ COPY src ./src
 RUN npx tsc -p tsconfig.json
 
 # ---- runtime: production dependencies and the compiled relay, nothing else ----
-FROM ${NODE_IMAGE}
+FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 ENV NODE_ENV=production \
     HOME=/var/lib/relay
 WORKDIR /app

@@ -58,6 +58,17 @@ for (const ins of instructions) {
 const final = stages.at(-1) ?? [];
 const finalOf = (op: string): Instruction[] => final.filter((i) => i.op === op);
 
+/** Why `image` is not a usable base pin, or undefined when it is. */
+function pinProblem(image: string): string | undefined {
+  const m = /^node:(\d+)-([a-z0-9.-]+)@sha256:([0-9a-f]{64})$/.exec(image);
+  if (m === null) return 'must be node:<lts>-<variant>@sha256:<64 lowercase hex digits>';
+  // A real SHA-256 is never one digit repeated: that is a placeholder that cannot be pulled.
+  if (/^(.)\1*$/.test(m[3] ?? '')) return 'the digest is a placeholder';
+  const major = Number(m[1]);
+  if (major < 22 || major % 2 !== 0) return `Node ${major} is not a current LTS line`;
+  return undefined;
+}
+
 function execForm(ins: Instruction | undefined): string[] {
   assert.ok(ins !== undefined);
   const v = JSON.parse(ins.args) as unknown;
@@ -75,16 +86,38 @@ describe('Dockerfile', () => {
     assert.ok(fromBuild.some((i) => /\/dist\/src\s+\.\/dist\/src$/.test(i.args)), 'the compiled relay comes from the build stage');
   });
 
-  test('every stage is pinned by digest to an even-numbered (LTS) Node image, named in a comment', () => {
-    for (const stage of stages) {
-      const image = resolve((stage[0]?.args ?? '').split(/\s+/)[0] ?? '');
-      const m = /^node:(\d+)-([a-z0-9.-]+)@sha256:[0-9a-f]{64}$/.exec(image);
-      assert.ok(m !== null, `FROM ${image} must be node:<lts>-<variant>@sha256:<digest>`);
-      const major = Number(m[1]);
-      assert.ok(major >= 22 && major % 2 === 0, `Node ${major} is not a current LTS line`);
+  test('every stage is pinned by a real digest to an even-numbered (LTS) Node image, named in a comment', () => {
+    const images = stages.map((stage) => resolve((stage[0]?.args ?? '').split(/\s+/)[0] ?? ''));
+    for (const image of images) {
+      assert.equal(pinProblem(image), undefined, `FROM ${image}`);
       const tag = image.split('@')[0] ?? '';
       assert.ok(comments.some((c) => c.includes(tag)), `a comment names the tag ${tag}`);
     }
+    assert.equal(new Set(images).size, 1, 'both stages run on the same reviewed image');
+    // Dependabot updates only literal FROM lines, so the pin may not hide behind an ARG.
+    for (const stage of stages) assert.doesNotMatch(stage[0]?.args ?? '', /\$/, 'FROM names the image literally');
+    assert.doesNotMatch(dockerfile, /placeholder/i, 'no placeholder left in the Dockerfile');
+  });
+
+  test('the pin check refuses placeholder, malformed and non-LTS pins', () => {
+    const good = `node:24-bookworm-slim@sha256:${'6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d'}`;
+    assert.equal(pinProblem(good), undefined);
+    const bad = [
+      `node:24-bookworm-slim@sha256:${'0'.repeat(64)}`,
+      `node:24-bookworm-slim@sha256:${'f'.repeat(64)}`,
+      `node:24-bookworm-slim@sha256:${'0123456789abcdef'.repeat(4).slice(0, 63)}`,
+      `node:24-bookworm-slim@sha256:${'0123456789abcdef'.repeat(4)}0`,
+      `node:24-bookworm-slim@sha256:${'6F7B03F7C2C8E2E784DCF9295400527B9B1270FD37B7E9A7285CF83B6951452D'}`,
+      `node:24-bookworm-slim@sha256:${'g'.repeat(64)}`,
+      `node:24-bookworm-slim@sha512:${'6f7b'.repeat(32)}`,
+      `node:24-bookworm-slim`,
+      `node:24-bookworm-slim@`,
+      `node:25-bookworm-slim@sha256:${'6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d'}`,
+      `node:20-bookworm-slim@sha256:${'6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d'}`,
+      `node:latest@sha256:${'6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d'}`,
+      '',
+    ];
+    for (const image of bad) assert.notEqual(pinProblem(image), undefined, image);
   });
 
   test('the final stage installs production dependencies only and no build tools', () => {
