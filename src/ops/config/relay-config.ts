@@ -1,0 +1,47 @@
+// The validated configuration the relay runs with: one field per flag of the table
+// in flag-table.ts (whose validators must produce exactly these types), plus which
+// flags were given.
+import type { ListenAddress } from './listen-address.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Every field a flag fills. */
+export interface FlagValues {
+  domain: string | undefined;
+  insecureListen: ListenAddress | undefined;
+  httpsListen: ListenAddress;
+  httpListen: ListenAddress;
+  certCache: string;
+  /** undefined when disabled with --metrics-listen="" */
+  metricsListen: ListenAddress | undefined;
+  trustXForwardedFor: boolean;
+  httpsProxyProtocol: boolean;
+  maxConnections: number;
+  gracePeriodMs: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  conflictProbeTimeoutMs: number;
+  writeTimeoutMs: number;
+  readMessageTimeoutMs: number;
+  headerTimeoutMs: number;
+  drainTimeoutMs: number;
+  drainSpreadMs: number;
+  maxPhonesPerServer: number;
+  maxMessageBytes: number;
+  phoneOutboxBytes: number;
+  maxBufferedBytes: number;
+  /** 0 = off */
+  maxConnectionsPerIp: number;
+  rateLimitBurst: number;
+  rateLimitRefillMs: number;
+  logLevel: LogLevel;
+  acmeDirectory: string;
+  fcmProject: string;
+}
+
+export type FlagKey = keyof FlagValues;
+
+export interface RelayConfig extends FlagValues {
+  /** Flag names (without dashes) that appeared on the command line at all. */
+  given: ReadonlySet<string>;
+}
