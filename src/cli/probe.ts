@@ -1,11 +1,13 @@
 // `pyrycode-relay probe <ws-or-wss-url>`: a smoke test an operator (or a cron
 // job, or a deploy pipeline) runs against a live relay. It parses its own small
-// flag set, runs the checks in probe-checks.ts, and prints one line per check
-// (or one JSON document with --json). Exit 0 = every check passed, 1 = any
+// flag set with node:util's parseArgs (unlike the relay's flags, no Go
+// compatibility to keep), runs the checks in probe-checks.ts, and prints one
+// line per check (or one JSON document with --json). Exit 0 = every check passed, 1 = any
 // check failed or was skipped, 2 = usage error.
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatGoDuration, parseGoDuration } from '../ops/duration.js';
 import { CHECK_NAMES, runChecks, type CheckResult } from './probe-checks.js';
 
@@ -51,61 +53,52 @@ export class ProbeUsageError extends Error {}
 
 export type ProbeParse = { kind: 'help' } | { kind: 'run'; options: ProbeOptions };
 
+const OPTIONS = {
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  ca: { type: 'string' },
+  resolve: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+type OptionName = keyof typeof OPTIONS;
+
+function isOption(name: string): name is OptionName {
+  return Object.hasOwn(OPTIONS, name);
+}
+
 export function parseProbeArgs(args: readonly string[]): ProbeParse {
-  let json = false;
-  let timeoutMs = DEFAULT_TIMEOUT_MS;
-  let caFile: string | undefined;
-  let resolve: string | undefined;
+  // Non-strict with tokens, so each refusal gets this command's own wording below.
+  const { tokens } = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
+  const values: { [K in OptionName]?: string | boolean } = {};
   const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (!arg.startsWith('-') || arg === '-') {
-      positional.push(arg);
-      continue;
-    }
-    if (arg === '--') {
-      positional.push(...args.slice(i + 1));
-      break;
-    }
-    const body = arg.replace(/^--?/, '');
-    const eq = body.indexOf('=');
-    const name = eq < 0 ? body : body.slice(0, eq);
-    let value = eq < 0 ? undefined : body.slice(eq + 1);
-    const needValue = (): string => {
-      if (value !== undefined) return value;
-      const next = args[++i];
-      if (next === undefined) throw new ProbeUsageError(`flag needs an argument: --${name}`);
-      return (value = next);
-    };
-    switch (name) {
-      case 'h':
-      case 'help':
-        return { kind: 'help' };
-      case 'json':
-        if (value !== undefined && value !== 'true' && value !== 'false') throw new ProbeUsageError('--json takes no value (or =true|false)');
-        json = value !== 'false';
-        break;
-      case 'timeout': {
-        const text = needValue();
-        const ms = parseGoDuration(text);
-        if (ms === undefined || ms <= 0 || ms > MAX_TIMEOUT_MS) {
-          throw new ProbeUsageError(`invalid value ${JSON.stringify(text)} for flag --timeout: must be a positive duration up to 5m, e.g. 5s`);
-        }
-        timeoutMs = ms;
-        break;
-      }
-      case 'ca':
-        caFile = needValue();
-        if (caFile === '') throw new ProbeUsageError('--ca must name a PEM file');
-        break;
-      case 'resolve':
-        resolve = needValue();
-        if (isIP(resolve) === 0) throw new ProbeUsageError(`--resolve must be an IP address, got ${JSON.stringify(resolve)}`);
-        break;
-      default:
-        throw new ProbeUsageError(`flag provided but not defined: --${name}`);
+  for (const t of tokens) {
+    if (t.kind === 'positional') positional.push(t.value);
+    if (t.kind !== 'option') continue;
+    if (!isOption(t.name)) throw new ProbeUsageError(`flag provided but not defined: ${t.rawName}`);
+    if (OPTIONS[t.name].type === 'boolean') {
+      if (t.inlineValue) throw new ProbeUsageError(`${t.rawName} takes no value`);
+      values[t.name] = true;
+    } else {
+      if (t.value === undefined) throw new ProbeUsageError(`flag needs an argument: ${t.rawName}`);
+      values[t.name] = t.value; // the last occurrence wins
     }
   }
+  if (values.help === true) return { kind: 'help' };
+
+  let timeoutMs = DEFAULT_TIMEOUT_MS;
+  if (typeof values.timeout === 'string') {
+    const ms = parseGoDuration(values.timeout);
+    if (ms === undefined || ms <= 0 || ms > MAX_TIMEOUT_MS) {
+      throw new ProbeUsageError(`invalid value ${JSON.stringify(values.timeout)} for flag --timeout: must be a positive duration up to 5m, e.g. 5s`);
+    }
+    timeoutMs = ms;
+  }
+  const caFile = typeof values.ca === 'string' ? values.ca : undefined;
+  if (caFile === '') throw new ProbeUsageError('--ca must name a PEM file');
+  const resolve = typeof values.resolve === 'string' ? values.resolve : undefined;
+  if (resolve !== undefined && isIP(resolve) === 0) throw new ProbeUsageError(`--resolve must be an IP address, got ${JSON.stringify(resolve)}`);
+  const json = values.json === true;
   if (positional.length !== 1) {
     throw new ProbeUsageError(positional.length === 0 ? 'missing the relay URL' : `expected one URL, got ${positional.length} arguments`);
   }

@@ -144,6 +144,9 @@ describe('probe usage', () => {
     [['ws://127.0.0.1:8080/?x=1'], 'query'],
     [['not a url'], 'not a URL'],
     [['--resolve', 'relay.example.com', 'wss://relay.example.com'], '--resolve must be an IP address'],
+    // parseArgs rules: booleans take no value, and a single dash starts short options.
+    [['--json=true', 'ws://127.0.0.1:8080'], '--json takes no value'],
+    [['-json', 'ws://127.0.0.1:8080'], 'flag provided but not defined: -j'],
   ] as const) {
     test(`usage error: probe ${args.join(' ')}`, () => {
       assert.throws(() => parseProbeArgs(args), (e: unknown) => e instanceof ProbeUsageError && e.message.includes(needle));
@@ -151,7 +154,7 @@ describe('probe usage', () => {
   }
 
   test('flags parse in either form and position', () => {
-    const p = parseProbeArgs(['wss://relay.example.com/prefix', '-json', '--timeout=1m30s', '--ca', 'ca.pem', '--resolve=::1']);
+    const p = parseProbeArgs(['wss://relay.example.com/prefix', '--json', '--timeout=1m30s', '--ca', 'ca.pem', '--resolve=::1']);
     assert.equal(p.kind, 'run');
     if (p.kind !== 'run') return;
     assert.equal(p.options.json, true);
@@ -160,5 +163,9 @@ describe('probe usage', () => {
     assert.equal(p.options.resolve, '::1');
     assert.equal(p.options.url.href, 'wss://relay.example.com/prefix');
     assert.deepEqual(parseProbeArgs(['-h']), { kind: 'help' });
+    assert.deepEqual(parseProbeArgs(['--help', 'not a url']), { kind: 'help' });
+    // After "--" everything is positional; the last of repeated flags wins.
+    const q = parseProbeArgs(['--timeout', '1s', '--timeout', '2s', '--', 'ws://127.0.0.1:8080']);
+    assert.ok(q.kind === 'run' && q.options.timeoutMs === 2000 && q.options.json === false);
   });
 });
