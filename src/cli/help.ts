@@ -43,6 +43,8 @@ export function helpText(): string {
     'Exactly one of --domain or --insecure-listen is required. Flags take --name value or',
     '--name=value (a single dash works too); booleans take --name or --name=true|false.',
     'Durations use Go syntax: 500ms, 30s, 1m30s.',
+    'Cluster mode (several relays sharing one Redis) is on when PYRYCODE_RELAY_REDIS_URL is',
+    'set; the Cluster flags are checked always but only used then.',
   ];
   for (const topic of TOPICS) {
     const defs = FLAGS.filter((d) => d.topic === topic);

@@ -5,7 +5,8 @@
 // any refusal at boot (bad flag, bad env, unsafe setup).
 import { readFileSync } from 'node:fs';
 import { url as inspectorUrl } from 'node:inspector';
-import { homedir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { homedir, hostname } from 'node:os';
 import { startApp, type RunningApp } from '../app.js';
 import { CacheDirError } from '../tls/cache-dir.js';
 import { runBootChecks, type BootFacts } from '../ops/boot-checks.js';
@@ -35,8 +36,11 @@ function readProcStatus(): string | undefined {
   }
 }
 
-/** Boot checks §3 steps 2–7: the validated environment, or undefined after logging the refusal. */
-function bootChecks(config: RelayConfig, logger: Logger): RelayEnvironment | undefined {
+/**
+ * Boot checks §3 steps 2–7: the validated environment and the config with its cluster
+ * settings filled in, or undefined after logging the refusal.
+ */
+function bootChecks(config: RelayConfig, logger: Logger): { environment: RelayEnvironment; config: RelayConfig } | undefined {
   const facts: BootFacts = {
     env: process.env,
     platform: process.platform,
@@ -44,6 +48,8 @@ function bootChecks(config: RelayConfig, logger: Logger): RelayEnvironment | und
     procSelfStatus: readProcStatus(),
     execArgv: process.execArgv,
     inspectorUrl: inspectorUrl(),
+    hostname: hostname(),
+    randomHex: randomBytes(3).toString('hex'),
   };
   const verdict = runBootChecks(config, facts);
   for (const w of verdict.warnings) logger.warn(w.event, w.fields);
@@ -51,13 +57,14 @@ function bootChecks(config: RelayConfig, logger: Logger): RelayEnvironment | und
     logger.error(verdict.refusal.event, verdict.refusal.fields);
     return undefined;
   }
-  return verdict.environment;
+  return { environment: verdict.environment, config: { ...config, cluster: verdict.cluster } };
 }
 
-async function run(config: RelayConfig, logger: Logger): Promise<number> {
+async function run(parsed: RelayConfig, logger: Logger): Promise<number> {
   // The validated environment (production flag, FCM key and URL) is for the push sender.
-  const environment = bootChecks(config, logger);
-  if (environment === undefined) return EXIT_USAGE;
+  const booted = bootChecks(parsed, logger);
+  if (booted === undefined) return EXIT_USAGE;
+  const { environment, config } = booted;
   const listenAt = config.insecureListen ?? config.httpsListen;
   let app: RunningApp;
   try {

@@ -3,9 +3,17 @@
 // exec arguments, inspector URL), so each is unit-testable and the CLI only
 // gathers facts and logs the verdict. Each refusal is one log line naming what
 // to fix; the CLI turns it into exit 2. Step 1 (flags) is config.ts; step 8
-// (ACME cache) belongs to the TLS code.
-import type { ListenAddress, RelayConfig } from './config.js';
-import { ENV_FLY_APP_NAME, ENV_PRODUCTION, ENV_SINGLE_INSTANCE, readEnvironment, type RelayEnvironment } from './env.js';
+// (ACME cache) belongs to the TLS code. Step 2 also settles cluster mode, which
+// needs both the flags and the environment (cluster.md §1).
+import { resolveCluster, type ClusterConfig, type ListenAddress, type RelayConfig } from './config.js';
+import {
+  ENV_FLY_APP_NAME,
+  ENV_PRODUCTION,
+  ENV_REDIS_URL,
+  ENV_SINGLE_INSTANCE,
+  readEnvironment,
+  type RelayEnvironment,
+} from './env.js';
 import type { LogFields } from './log-keys.js';
 
 /** One log line: the CLI writes it with `event` as the event name. */
@@ -24,10 +32,14 @@ export interface BootFacts {
   execArgv: readonly string[];
   /** inspector.url(): defined when an inspector is listening. */
   inspectorUrl: string | undefined;
+  /** os.hostname(), for the default --node-id. */
+  hostname: string;
+  /** 6 random hex digits drawn for this start, for the default --node-id. */
+  randomHex: string;
 }
 
 export type BootVerdict =
-  | { ok: true; environment: RelayEnvironment; warnings: BootLine[] }
+  | { ok: true; environment: RelayEnvironment; cluster: ClusterConfig | undefined; warnings: BootLine[] }
   | { ok: false; refusal: BootLine; warnings: BootLine[] };
 
 const refused = (fields: LogFields): BootLine => ({ event: 'boot_refused', fields });
@@ -37,11 +49,14 @@ const refused = (fields: LogFields): BootLine => ({ event: 'boot_refused', field
 
 export function checkSingleInstance(environment: RelayEnvironment): BootLine | undefined {
   if (environment.flyAppName === undefined || environment.singleInstanceBypass) return undefined;
+  // Cluster mode is the supported way to run several instances.
+  if (environment.redis !== undefined) return undefined;
   return refused({
     env_var: ENV_FLY_APP_NAME,
     reason:
       `multi-instance deploy detected (${ENV_FLY_APP_NAME} is set): the in-memory registry breaks when phones and ` +
-      `their binary land on different replicas; run exactly one instance and set ${ENV_SINGLE_INSTANCE}=1 to confirm`,
+      `their binary land on different replicas; run exactly one instance and set ${ENV_SINGLE_INSTANCE}=1 to confirm, ` +
+      `or set ${ENV_REDIS_URL} to run them as one cluster`,
   });
 }
 
@@ -248,6 +263,11 @@ export function runBootChecks(config: RelayConfig, facts: BootFacts): BootVerdic
     };
   }
   const environment = env.value;
+  const resolved = resolveCluster(config, environment, facts);
+  if (!resolved.ok) {
+    const { envVar, reason } = resolved.refusal;
+    return { ok: false, refusal: refused({ env_var: envVar, reason: `${envVar} ${reason}` }), warnings };
+  }
   const simple = [
     checkSingleInstance(environment),
     checkProductionListen(environment, config),
@@ -267,5 +287,5 @@ export function runBootChecks(config: RelayConfig, facts: BootFacts): BootVerdic
     if (r.warning !== undefined) warnings.push(r.warning);
     if (r.refusal !== undefined) return { ok: false, refusal: r.refusal, warnings };
   }
-  return { ok: true, environment, warnings };
+  return { ok: true, environment, cluster: resolved.cluster, warnings };
 }

@@ -1,14 +1,18 @@
 // Environment variables (operations.md §2), validated before anything reads
 // them. Only the listed variables are looked at; everything else is ignored.
 // A failure names the variable and the rule, never the value: the FCM key is a
-// secret and the others may be pasted from one.
+// secret, so is the Redis URL (it carries the password), and the others may be
+// pasted from one.
 import { isAllowedPushUrl, parseServiceAccount, type ParseResult, type ServiceAccount } from '../push/service-account.js';
+import { parseRedisUrl, REDIS_URL_SHAPE, type RedisTarget } from './redis-url.js';
 
 export const ENV_PRODUCTION = 'PYRYCODE_RELAY_PRODUCTION';
 export const ENV_SINGLE_INSTANCE = 'PYRYCODE_RELAY_SINGLE_INSTANCE';
 export const ENV_FCM_CREDENTIALS = 'PYRYCODE_RELAY_FCM_CREDENTIALS';
 export const ENV_FCM_URL = 'PYRYCODE_RELAY_FCM_URL';
 export const ENV_FLY_APP_NAME = 'FLY_APP_NAME';
+export const ENV_REDIS_URL = 'PYRYCODE_RELAY_REDIS_URL';
+export const ENV_FLY_MACHINE_ID = 'FLY_MACHINE_ID';
 
 /** The validated environment, for boot checks and the push sender. */
 export interface RelayEnvironment {
@@ -22,6 +26,10 @@ export interface RelayEnvironment {
   fcmUrl: string | undefined;
   /** FLY_APP_NAME, non-empty, or undefined. */
   flyAppName: string | undefined;
+  /** PYRYCODE_RELAY_REDIS_URL parsed (the string itself is not kept); set = cluster mode. */
+  redis: RedisTarget | undefined;
+  /** FLY_MACHINE_ID, non-empty, or undefined: the default --node-id in cluster mode. */
+  flyMachineId: string | undefined;
 }
 
 /** Why the environment was refused: the variable and the rule it broke. */
@@ -67,7 +75,16 @@ export function readEnvironment(env: Env): { ok: true; value: RelayEnvironment }
     };
   }
 
+  let redis: RedisTarget | undefined;
+  const redisUrl = env[ENV_REDIS_URL];
+  if (redisUrl !== undefined) {
+    const parsed = parseRedisUrl(redisUrl);
+    if (!parsed.ok) return { ok: false, refusal: { envVar: ENV_REDIS_URL, reason: `must be ${REDIS_URL_SHAPE}: ${parsed.reason}` } };
+    redis = parsed.value;
+  }
+
   const fly = env[ENV_FLY_APP_NAME];
+  const machine = env[ENV_FLY_MACHINE_ID];
   return {
     ok: true,
     value: {
@@ -76,6 +93,8 @@ export function readEnvironment(env: Env): { ok: true; value: RelayEnvironment }
       fcmCredentials,
       fcmUrl,
       flyAppName: fly === undefined || fly === '' ? undefined : fly,
+      redis,
+      flyMachineId: machine === undefined || machine === '' ? undefined : machine,
     },
   };
 }

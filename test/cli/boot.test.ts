@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import { unexpectedCapabilities } from '../../src/ops/boot-checks.js';
 import { httpRequest } from '../helpers/http.js';
 import { CLI, freePort, runCli, spawnCli, waitExit, waitForStderr, type Exited, reap } from '../helpers/process.js';
+import { RedisServer } from '../helpers/redis.js';
 
 const EUID = process.geteuid?.() ?? -1;
 const MY_CAPS = unexpectedCapabilities(readFileSync('/proc/self/status', 'utf8')) ?? [];
@@ -204,5 +205,63 @@ describe('--metrics-listen', () => {
     assert.ok(lines(r.stderr).some((l) => l.event === 'listen_failed'));
     // And nothing was left listening on the public port: the process is gone.
     assert.equal((await httpRequest(taken, '/metrics').catch(() => ({ status: -1 }))).status, -1);
+  });
+});
+
+describe('cluster settings (cluster.md §1)', () => {
+  const PW = 'pw-LEAKMARKER-7f3a';
+
+  test('an empty or malformed PYRYCODE_RELAY_REDIS_URL exits 2 naming the variable and the rule, never the value', async () => {
+    const bad = ['', `redis://:${PW}@`, `redis://user${PW}@h`, `http://:${PW}@h`, `redis://:${PW}@h:99999`, `redis://:${PW}@h/x`, `redis://:${PW}@h?tls=1`];
+    const results = await Promise.all(bad.map((v) => runCli([...insecure(), '--log-level=debug'], { PYRYCODE_RELAY_REDIS_URL: v })));
+    results.forEach((r, i) => {
+      const line = refusal(r);
+      assert.equal(line.env_var, 'PYRYCODE_RELAY_REDIS_URL', bad[i]);
+      assert.match(String(line.reason), /^PYRYCODE_RELAY_REDIS_URL must (not be empty|be redis:\/\/\[\[user\]:password@\]host)/);
+      assert.ok(!(r.stdout + r.stderr).includes('LEAKMARKER'), r.stderr);
+    });
+  });
+
+  test('a bad cluster flag is a usage error (exit 2) in either mode', async () => {
+    const cases: Array<[string[], string]> = [
+      [['--cluster-prefix', 'a b'], '--cluster-prefix'],
+      [['--node-id', 'a:b'], '--node-id'],
+      [['--cluster-node-ttl', '1s'], '--cluster-node-ttl'],
+    ];
+    const runs = await Promise.all(
+      cases.flatMap(([args]) => [runCli([...insecure(), ...args]), runCli([...insecure(), ...args], { PYRYCODE_RELAY_REDIS_URL: 'redis://127.0.0.1:1' })]),
+    );
+    runs.forEach((r, i) => {
+      const flag = cases[Math.floor(i / 2)]?.[1] ?? '';
+      assert.equal(r.code, 2, r.stderr);
+      assert.ok(r.stderr.startsWith(`pyrycode-relay: invalid value`) && r.stderr.includes(flag), r.stderr);
+      assert.ok(r.stderr.includes('Cluster:'), 'usage follows');
+    });
+  });
+
+  test('an unusable FLY_MACHINE_ID default exits 2 in cluster mode only', async () => {
+    const [cluster, single] = await Promise.all([
+      runCli(insecure(), { PYRYCODE_RELAY_REDIS_URL: 'redis://127.0.0.1:1', FLY_MACHINE_ID: 'not valid' }),
+      startsAndStops(insecure(await freePort()), { FLY_MACHINE_ID: 'not valid' }),
+    ]);
+    assert.equal(refusal(cluster).env_var, 'FLY_MACHINE_ID');
+    assert.equal(single.code, 0);
+  });
+
+  test('with the variable set, FLY_APP_NAME no longer refuses: the password appears in no output', async () => {
+    const redis = await RedisServer.start();
+    try {
+      // Set after start: the helper's readiness PING carries no password.
+      assert.match(await redis.command('CONFIG', 'SET', 'requirepass', PW), /^\+OK/);
+      const url = `redis://:${encodeURIComponent(PW)}@127.0.0.1:${redis.port}/0`;
+      const r = await startsAndStops([...insecure(await freePort()), '--log-level=debug', '--cluster-node-ttl=5s', '--node-id=boot-test'], {
+        FLY_APP_NAME: 'pyrycode-relay',
+        PYRYCODE_RELAY_REDIS_URL: url,
+      });
+      assert.ok(!lines(r.stderr).some((l) => l.event === 'boot_refused'), r.stderr);
+      assert.ok(!(r.stdout + r.stderr).includes('LEAKMARKER'), r.stderr);
+    } finally {
+      await redis.stop();
+    }
   });
 });

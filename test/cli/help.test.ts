@@ -24,7 +24,7 @@ test('usage lines come first and include the probe subcommand', () => {
 });
 
 test('topics appear in order, each with a heading', () => {
-  const expected = ['General', 'Listeners', 'TLS/ACME', 'Admission', 'Timing', 'Limits', 'Logging & metrics', 'Push'];
+  const expected = ['General', 'Listeners', 'TLS/ACME', 'Admission', 'Timing', 'Limits', 'Logging & metrics', 'Push', 'Cluster'];
   assert.deepEqual(TOPICS, expected);
   const positions = expected.map((t) => lines.indexOf(`${t}:`));
   assert.ok(positions.every((p) => p > 0), positions.join(','));
@@ -81,9 +81,19 @@ test('spot checks of defaults as operators read them', () => {
     '(default info)',
     '(default "https://acme-v02.api.letsencrypt.org/directory")',
     '(default "pyrycode-mobile")',
+    '(default "pyrycode-relay")',
   ]) {
     assert.ok(text.includes(snippet), snippet);
   }
+});
+
+test('the Cluster group lists the cluster flags and says what turns cluster mode on', () => {
+  assert.deepEqual(
+    section('Cluster').filter((l) => l.startsWith('  --')),
+    ['  --cluster-prefix string', '  --node-id string', '  --cluster-node-ttl duration'],
+  );
+  assert.match(text, /PYRYCODE_RELAY_REDIS_URL/);
+  assert.ok(section('Cluster').some((l) => l.includes('$FLY_MACHINE_ID') && l.includes('<hostname>-<6 random hex>')));
 });
 
 test('-h/--help and --version are documented', () => {

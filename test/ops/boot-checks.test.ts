@@ -31,6 +31,8 @@ const facts = (over: Partial<BootFacts> = {}): BootFacts => ({
   procSelfStatus: status('0000000000000000'),
   execArgv: [],
   inspectorUrl: undefined,
+  hostname: 'relay-host',
+  randomHex: 'a1b2c3',
   ...over,
 });
 
@@ -40,6 +42,8 @@ const env = (production: boolean): RelayEnvironment => ({
   fcmCredentials: undefined,
   fcmUrl: undefined,
   flyAppName: undefined,
+  redis: undefined,
+  flyMachineId: undefined,
 });
 
 const insecure = config('--insecure-listen', '127.0.0.1:8080');
@@ -183,5 +187,46 @@ describe('runBootChecks order', () => {
       v.warnings.map((w) => w.event),
       ['unexpected_capabilities'],
     );
+  });
+});
+
+describe('cluster mode (cluster.md §1)', () => {
+  const REDIS_URL = 'redis://:pw@127.0.0.1:6390';
+
+  test('with PYRYCODE_RELAY_REDIS_URL set the single-instance check passes on Fly, no bypass needed', () => {
+    const v = runBootChecks(insecure, facts({ env: { FLY_APP_NAME: 'relay', PYRYCODE_RELAY_REDIS_URL: REDIS_URL, FLY_MACHINE_ID: '3d8d9e3a12e389' } }));
+    assert.ok(v.ok, JSON.stringify(v));
+    assert.equal(v.cluster?.nodeId, '3d8d9e3a12e389');
+    assert.equal(v.cluster?.prefix, 'pyrycode-relay');
+    assert.equal(v.cluster?.nodeTtlMs, 30_000);
+    assert.equal(v.cluster?.redis.port, 6390);
+    // The refusal says how to run several instances properly.
+    const single = runBootChecks(insecure, facts({ env: { FLY_APP_NAME: 'relay' } }));
+    assert.equal(single.ok, false);
+    if (!single.ok) assert.match(String(single.refusal.fields.reason), /set PYRYCODE_RELAY_REDIS_URL to run them as one cluster/);
+  });
+
+  test('without the variable the verdict carries no cluster; the node id defaults from the host facts', () => {
+    const plain = runBootChecks(insecure, facts());
+    assert.ok(plain.ok);
+    assert.equal(plain.cluster, undefined);
+    const host = runBootChecks(insecure, facts({ env: { PYRYCODE_RELAY_REDIS_URL: REDIS_URL } }));
+    assert.ok(host.ok);
+    assert.equal(host.cluster?.nodeId, 'relay-host-a1b2c3');
+  });
+
+  test('a malformed URL or an unusable FLY_MACHINE_ID default is an environment refusal, before single instance', () => {
+    const url = runBootChecks(insecure, facts({ env: { FLY_APP_NAME: 'relay', PYRYCODE_RELAY_REDIS_URL: 'redis://:SECRET@' } }));
+    assert.equal(url.ok, false);
+    if (!url.ok) {
+      assert.equal(url.refusal.fields.env_var, 'PYRYCODE_RELAY_REDIS_URL');
+      assert.ok(!JSON.stringify(url.refusal).includes('SECRET'));
+    }
+    const machine = runBootChecks(insecure, facts({ env: { FLY_APP_NAME: 'relay', PYRYCODE_RELAY_REDIS_URL: REDIS_URL, FLY_MACHINE_ID: 'a b' } }));
+    assert.equal(machine.ok, false);
+    if (!machine.ok) {
+      assert.equal(machine.refusal.fields.env_var, 'FLY_MACHINE_ID');
+      assert.match(String(machine.refusal.fields.reason), /^FLY_MACHINE_ID must be 1-64 characters/);
+    }
   });
 });

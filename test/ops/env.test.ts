@@ -23,7 +23,15 @@ describe('readEnvironment', () => {
   test('defaults: nothing set', () => {
     assert.deepEqual(readEnvironment({ UNRELATED: 'x' }), {
       ok: true,
-      value: { production: false, singleInstanceBypass: false, fcmCredentials: undefined, fcmUrl: undefined, flyAppName: undefined },
+      value: {
+        production: false,
+        singleInstanceBypass: false,
+        fcmCredentials: undefined,
+        fcmUrl: undefined,
+        flyAppName: undefined,
+        redis: undefined,
+        flyMachineId: undefined,
+      },
     });
   });
 
@@ -84,6 +92,30 @@ describe('readEnvironment', () => {
       const r = refusal({ PYRYCODE_RELAY_FCM_URL: bad });
       assert.equal(r.envVar, 'PYRYCODE_RELAY_FCM_URL');
       assert.ok(!r.reason.includes('SECRET'));
+    }
+  });
+
+  test('PYRYCODE_RELAY_REDIS_URL: set = cluster mode, parsed; the string itself is kept nowhere', () => {
+    const r = readEnvironment({ PYRYCODE_RELAY_REDIS_URL: 'rediss://relay:SECRET-MARKER@cache.internal:6380/2', FLY_MACHINE_ID: 'e286' });
+    assert.ok(r.ok);
+    assert.deepEqual(
+      { ...r.value.redis },
+      { host: 'cache.internal', port: 6380, username: 'relay', password: 'SECRET-MARKER', db: 2, tls: true },
+    );
+    assert.equal(r.value.flyMachineId, 'e286');
+    assert.ok(!JSON.stringify(r.value).includes('SECRET-MARKER'), 'a logged environment shows no password');
+    const empty = readEnvironment({ FLY_MACHINE_ID: '' });
+    assert.ok(empty.ok);
+    assert.equal(empty.value.redis, undefined);
+    assert.equal(empty.value.flyMachineId, undefined);
+  });
+
+  test('PYRYCODE_RELAY_REDIS_URL: empty or malformed is refused naming the rule, not the value', () => {
+    for (const bad of ['', 'redis://:SECRET-MARKER@', 'http://user:SECRET-MARKER@h', 'redis://:SECRET-MARKER@h:99999', 'redis://u:SECRET-MARKER@h/db']) {
+      const r = refusal({ PYRYCODE_RELAY_REDIS_URL: bad });
+      assert.equal(r.envVar, 'PYRYCODE_RELAY_REDIS_URL');
+      assert.match(r.reason, /^must be redis:\/\/\[\[user\]:password@\]host\[:port\]\[\/db\] or rediss:\/\/…: /);
+      assert.ok(!r.reason.includes('SECRET'), r.reason);
     }
   });
 });

@@ -37,7 +37,7 @@ function build(texts: ReadonlyMap<string, string>, given: ReadonlySet<string>, c
     }
   }
   if (!isWhole(out)) throw new Error('flag table left a config field unset');
-  return { ...out, given };
+  return { ...out, given, cluster: undefined };
 }
 
 /** Every default; domain and insecureListen unset, nothing given. */

@@ -4,6 +4,7 @@
 // validator of the wrong type (or a row filling the wrong field) does not compile.
 import { join } from 'node:path';
 import { parseGoDuration } from '../duration.js';
+import { CLUSTER_PREFIX, MAX_NODE_TTL_MS, MIN_NODE_TTL_MS, NODE_ID, NODE_ID_RULE } from './cluster.js';
 import { Rule } from './errors.js';
 import { parseGoBool, parseGoInt } from './go-numbers.js';
 import { IPV4, isHostname, isLoopbackLiteral, parseListenAddress, type ListenAddress } from './listen-address.js';
@@ -17,7 +18,8 @@ export type Topic =
   | 'Timing'
   | 'Limits'
   | 'Logging & metrics'
-  | 'Push';
+  | 'Push'
+  | 'Cluster';
 
 export const TOPICS: readonly Topic[] = [
   'General',
@@ -28,6 +30,7 @@ export const TOPICS: readonly Topic[] = [
   'Limits',
   'Logging & metrics',
   'Push',
+  'Cluster',
 ];
 
 /** What the syntax step (the part Go's flag package checks while parsing) yields per type. */
@@ -485,6 +488,44 @@ const CONFIG_FLAGS = [
         throw new Rule('must be a Google Cloud project id (lowercase letters, digits, hyphens)');
       }
       return s;
+    },
+  }),
+
+  // Cluster (cluster.md §1): validated in both modes, used only with PYRYCODE_RELAY_REDIS_URL.
+  defineFlag({
+    name: 'cluster-prefix',
+    key: 'clusterPrefix',
+    topic: 'Cluster',
+    type: 'string',
+    default: 'pyrycode-relay',
+    help: 'prefix of every Redis key and channel, so several relays can share one Redis (1-64 of A-Z a-z 0-9 . _ : -)',
+    validate: (s) => {
+      if (!CLUSTER_PREFIX.test(s)) throw new Rule('must be 1-64 characters of A-Z a-z 0-9 . _ : -');
+      return s;
+    },
+  }),
+  defineFlag({
+    name: 'node-id',
+    key: 'nodeId',
+    topic: 'Cluster',
+    type: 'string',
+    default: undefined,
+    help: "this node's name in logs and /healthz (1-64 of A-Z a-z 0-9 . _ -); defaults to $FLY_MACHINE_ID when set, else <hostname>-<6 random hex>",
+    validate: (s) => {
+      if (!NODE_ID.test(s)) throw new Rule(NODE_ID_RULE);
+      return s;
+    },
+  }),
+  defineFlag({
+    name: 'cluster-node-ttl',
+    key: 'clusterNodeTtlMs',
+    topic: 'Cluster',
+    type: 'duration',
+    default: '30s',
+    help: 'a node whose heartbeat is older than this is dead; must outlast a Redis restart or failover (3s to 10m)',
+    validate: (ms) => {
+      if (ms < MIN_NODE_TTL_MS || ms > MAX_NODE_TTL_MS) throw new Rule('must be from 3s to 10m');
+      return ms;
     },
   }),
 ] as const;

@@ -1,6 +1,7 @@
 // The validated configuration the relay runs with: one field per flag of the table
-// in flag-table.ts (whose validators must produce exactly these types), plus which
-// flags were given.
+// in flag-table.ts (whose validators must produce exactly these types), which flags
+// were given, and the cluster settings.
+import type { ClusterConfig } from './cluster.js';
 import type { ListenAddress } from './listen-address.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -37,6 +38,10 @@ export interface FlagValues {
   logLevel: LogLevel;
   acmeDirectory: string;
   fcmProject: string;
+  clusterPrefix: string;
+  /** As given; undefined = the default, which depends on the host (see cluster.ts). */
+  nodeId: string | undefined;
+  clusterNodeTtlMs: number;
 }
 
 export type FlagKey = keyof FlagValues;
@@ -44,4 +49,10 @@ export type FlagKey = keyof FlagValues;
 export interface RelayConfig extends FlagValues {
   /** Flag names (without dashes) that appeared on the command line at all. */
   given: ReadonlySet<string>;
+  /**
+   * Cluster mode's settings; undefined = single node. The flags alone cannot decide
+   * it (PYRYCODE_RELAY_REDIS_URL does), so parsing leaves it undefined and the boot
+   * checks fill it in once the environment is validated (cluster.ts).
+   */
+  cluster: ClusterConfig | undefined;
 }
