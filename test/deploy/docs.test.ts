@@ -58,7 +58,15 @@ describe('docs/reference.md', () => {
   });
 
   test('documents every environment variable of operations.md §2', () => {
-    for (const v of ['PYRYCODE_RELAY_PRODUCTION', 'PYRYCODE_RELAY_SINGLE_INSTANCE', 'PYRYCODE_RELAY_FCM_CREDENTIALS', 'PYRYCODE_RELAY_FCM_URL', 'FLY_APP_NAME']) {
+    for (const v of [
+      'PYRYCODE_RELAY_PRODUCTION',
+      'PYRYCODE_RELAY_SINGLE_INSTANCE',
+      'PYRYCODE_RELAY_FCM_CREDENTIALS',
+      'PYRYCODE_RELAY_FCM_URL',
+      'FLY_APP_NAME',
+      'PYRYCODE_RELAY_REDIS_URL',
+      'FLY_MACHINE_ID',
+    ]) {
       assert.equal(rowsFor(reference, `\`${v}\``).length, 1, v);
     }
   });
