@@ -2,9 +2,7 @@
 // benchmark uses for cost and memory: CPU is utime+stime (all threads) from
 // /proc/<pid>/stat, memory is VmRSS / VmHWM from /proc/<pid>/status.
 import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { WebSocket } from 'ws';
 
 /** Kernel clock ticks per second (USER_HZ); 100 on every Linux the relay targets. */
 const TICKS_PER_SECOND = 100;
@@ -40,7 +38,5 @@ export function isMain(url: string): boolean {
   return process.argv[1] !== undefined && fileURLToPath(url) === process.argv[1];
 }
 
-/** The TCP socket under a ws WebSocket (not in ws's public types). */
-export function socketOf(ws: WebSocket): Socket {
-  return (ws as unknown as { _socket: Socket })._socket;
-}
+/** The TCP socket under a ws WebSocket (not in ws's public types; src/lib/internals.ts). */
+export { wsSocket as socketOf } from '../../src/lib/internals.js';

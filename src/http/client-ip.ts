@@ -6,9 +6,10 @@
 // spelling reached us (IPv4-mapped IPv6 → dotted IPv4, IPv6 compressed lower-case).
 import type { IncomingMessage } from 'node:http';
 import { isIPv4, isIPv6, type Socket } from 'node:net';
+import { parentSocket } from '../lib/internals.js';
 
 const kProxiedIp = Symbol('proxiedClientIp');
-type Marked = { [kProxiedIp]?: string; _parent?: unknown };
+type Marked = { [kProxiedIp]?: string };
 
 /** Records the PROXY v2 source address on the raw TCP socket (set by the PROXY front). */
 export function setProxiedClientIp(socket: Socket, ip: string): void {
@@ -22,7 +23,7 @@ export function setProxiedClientIp(socket: Socket, ip: string): void {
 export function proxiedClientIp(socket: unknown): string | undefined {
   const s = socket as Marked | undefined;
   if (s === undefined || s === null) return undefined;
-  return s[kProxiedIp] ?? (s._parent as Marked | undefined)?.[kProxiedIp];
+  return s[kProxiedIp] ?? (parentSocket(s) as Marked | undefined)?.[kProxiedIp];
 }
 
 /**

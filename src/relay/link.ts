@@ -4,34 +4,14 @@
 // thousands of idle connections cost no timer churn.
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import { closeCodeForWsError, receivingMessage } from '../lib/internals.js';
 import { CloseCode, Reason } from './close-codes.js';
-
-/** The ws Receiver fields that tell whether a message is partly received. */
-interface ReceiverInternals {
-  _state: number;
-  _fragmented: number;
-  _bufferedBytes: number;
-}
 
 export interface Timeouts {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   readMessageTimeoutMs: number;
   writeTimeoutMs: number;
-}
-
-/**
- * The close code ws sent for a receiver error: ws tags each error with a
- * `status-code` symbol; fall back to 1002 (protocol error).
- */
-export function closeCodeForWsError(err: Error): number {
-  for (const sym of Object.getOwnPropertySymbols(err)) {
-    if (sym.description === 'status-code') {
-      const code = (err as unknown as Record<symbol, unknown>)[sym];
-      if (typeof code === 'number') return code;
-    }
-  }
-  return 1002;
 }
 
 // Listeners are shared functions, not per-connection closures: at tens of
@@ -113,7 +93,7 @@ export abstract class Link {
       this.pingOutstandingSince = now;
       this.ws.ping();
     }
-    if (this.receivingMessage()) {
+    if (receivingMessage(this.ws)) {
       if (this.partialSince === 0 || this.partialAtMessage !== this.messages) {
         this.partialSince = now;
         this.partialAtMessage = this.messages;
@@ -126,11 +106,6 @@ export abstract class Link {
     }
     const stalled = this.writeStalledSince();
     if (stalled !== undefined && now - stalled >= t.writeTimeoutMs) this.onWriteStalled();
-  }
-
-  private receivingMessage(): boolean {
-    const r = (this.ws as unknown as { _receiver: ReceiverInternals })._receiver;
-    return r._bufferedBytes > 0 || r._fragmented !== 0 || r._state !== 0;
   }
 
   /** A pong arrived (called from the shared listener). */
