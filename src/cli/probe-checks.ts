@@ -4,6 +4,7 @@
 // prerequisite failed is reported as skipped (and the probe still fails).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { VERSION } from '../ops/version.js';
+import { CloseCode, EnvelopeKey, Header, Path } from '../protocol.js';
 import { ProbeSocket, type DialOptions } from './probe-client.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
@@ -47,7 +48,14 @@ const PHONE_CLOSE_CODE = 4000;
 /** How long "the binary gets no notice" is watched for. */
 const QUIET_MS = 300;
 
-function endpoint(base: URL, path: '/v1/server' | '/v1/client'): string {
+const K_CONN_ID = JSON.stringify(EnvelopeKey.connId);
+const K_FRAME = JSON.stringify(EnvelopeKey.frame);
+const K_CLOSE_CODE = JSON.stringify(EnvelopeKey.closeCode);
+/** A wrapped phone frame: conn_id `client-<server-id>-<8 hex>`, then the frame verbatim. */
+const WRAPPED = new RegExp(`^\\{${K_CONN_ID}:"(client-(.*)-([0-9a-f]{8}))",${K_FRAME}:([\\s\\S]*)\\}$`);
+const CONN_ID_FIRST = new RegExp(`^\\{${K_CONN_ID}:"([^"]+)"`);
+
+function endpoint(base: URL, path: typeof Path.server | typeof Path.client): string {
   const u = new URL(base.href);
   u.pathname = u.pathname.replace(/\/+$/, '') + path;
   return u.href;
@@ -80,22 +88,22 @@ export async function runChecks(target: ProbeTarget): Promise<CheckResult[]> {
     ...(target.ca !== undefined ? { ca: target.ca } : {}),
     ...(target.resolve !== undefined ? { resolve: target.resolve } : {}),
   };
-  const serverUrl = endpoint(target.base, '/v1/server');
-  const clientUrl = endpoint(target.base, '/v1/client');
+  const serverUrl = endpoint(target.base, Path.server);
+  const clientUrl = endpoint(target.base, Path.client);
   const results: CheckResult[] = [];
   const failed = new Set<string>();
   const sockets: ProbeSocket[] = [];
 
   const binaryHeaders = (sid: string): Record<string, string> => ({
-    'X-Pyrycode-Server': sid,
-    'X-Pyrycode-Version': `probe-${VERSION}`,
-    'User-Agent': `pyrycode-relay-probe/${VERSION}`,
+    [Header.serverId]: sid,
+    [Header.version]: `probe-${VERSION}`,
+    [Header.userAgent]: `pyrycode-relay-probe/${VERSION}`,
   });
   const phoneHeaders = (sid: string): Record<string, string> => ({
-    'X-Pyrycode-Server': sid,
-    'X-Pyrycode-Token': randomBytes(32).toString('hex'),
-    'User-Agent': `pyrycode-relay-probe/${VERSION}`,
-    'X-Pyrycode-Device-Name': 'pyrycode-relay probe',
+    [Header.serverId]: sid,
+    [Header.token]: randomBytes(32).toString('hex'),
+    [Header.userAgent]: `pyrycode-relay-probe/${VERSION}`,
+    [Header.deviceName]: 'pyrycode-relay probe',
   });
   const dialTracked = async (url: string, headers: Record<string, string>): Promise<ProbeSocket> => {
     const s = await ProbeSocket.open(url, headers, dial);
@@ -145,7 +153,7 @@ export async function runChecks(target: ProbeTarget): Promise<CheckResult[]> {
       phone!.send(frame);
       const got = await binary!.next(t);
       expect(!got.isBinary, 'envelope arrived as a binary frame; the relay must send text');
-      const m = /^\{"conn_id":"(client-(.*)-([0-9a-f]{8}))","frame":([\s\S]*)\}$/.exec(got.text);
+      const m = WRAPPED.exec(got.text);
       expect(m !== null, `not a {"conn_id":…,"frame":…} envelope: ${shown(got.text)}`);
       const [, id, sid, , inner] = m as RegExpExecArray;
       expect(sid === serverId, `conn_id ${shown(id ?? '')} does not carry the server-id`);
@@ -156,7 +164,7 @@ export async function runChecks(target: ProbeTarget): Promise<CheckResult[]> {
 
     await check('binary_to_phone', ['phone_to_binary'], async () => {
       const frame = innerFrame('noise_resp');
-      binary!.send(`{"conn_id":${JSON.stringify(connId)},"frame":${frame}}`);
+      binary!.send(`{${K_CONN_ID}:${JSON.stringify(connId)},${K_FRAME}:${frame}}`);
       const got = await phone!.next(t);
       expect(!got.isBinary, 'frame arrived as a binary frame; the relay must send text');
       expect(got.text === frame, `phone got ${shown(got.text)}, expected ${shown(frame)}`);
@@ -164,7 +172,7 @@ export async function runChecks(target: ProbeTarget): Promise<CheckResult[]> {
     });
 
     await check('close_directive', ['binary_to_phone'], async () => {
-      binary!.send(`{"conn_id":${JSON.stringify(connId)},"frame":null,"close_code":${DIRECTIVE_CODE}}`);
+      binary!.send(`{${K_CONN_ID}:${JSON.stringify(connId)},${K_FRAME}:null,${K_CLOSE_CODE}:${DIRECTIVE_CODE}}`);
       const c = await phone!.closed(t);
       expect(c.code === DIRECTIVE_CODE, `phone closed with ${c.code}, expected ${DIRECTIVE_CODE}`);
       const notice = await binary!.quietFor(QUIET_MS);
@@ -176,11 +184,11 @@ export async function runChecks(target: ProbeTarget): Promise<CheckResult[]> {
       const second = await dialTracked(clientUrl, phoneHeaders(serverId));
       second.send(innerFrame('noise_init')); // learn its conn_id from the envelope
       const env = await binary!.next(t);
-      const id = /^\{"conn_id":"([^"]+)"/.exec(env.text)?.[1];
+      const id = CONN_ID_FIRST.exec(env.text)?.[1];
       expect(id !== undefined, `second phone's frame arrived as ${shown(env.text)}`);
       second.close(PHONE_CLOSE_CODE);
       const got = await binary!.next(t);
-      const want = `{"conn_id":${JSON.stringify(id)},"close_code":${PHONE_CLOSE_CODE}}`;
+      const want = `{${K_CONN_ID}:${JSON.stringify(id)},${K_CLOSE_CODE}:${PHONE_CLOSE_CODE}}`;
       expect(got.text === want, `binary got ${shown(got.text)}, expected ${shown(want)}`);
       return `binary told ${PHONE_CLOSE_CODE}`;
     });
@@ -188,21 +196,21 @@ export async function runChecks(target: ProbeTarget): Promise<CheckResult[]> {
     await check('unknown_server', [], async () => {
       const stray = await dialTracked(clientUrl, phoneHeaders(randomUUID()));
       const c = await stray.closedWithin(t);
-      expect(c !== undefined, `still open after ${t} ms; expected 4404`);
-      expect(c!.code === 4404, `closed with ${c!.code} ${shown(c!.reason)}, expected 4404`);
-      return `4404 ${shown(c!.reason)}`;
+      expect(c !== undefined, `still open after ${t} ms; expected ${CloseCode.noServer}`);
+      expect(c!.code === CloseCode.noServer, `closed with ${c!.code} ${shown(c!.reason)}, expected ${CloseCode.noServer}`);
+      return `${CloseCode.noServer} ${shown(c!.reason)}`;
     });
 
     await check('duplicate_claim', ['binary_upgrade'], async () => {
       const rival = await dialTracked(serverUrl, binaryHeaders(serverId));
       const c = await rival.closedWithin(t);
-      expect(c !== undefined, `still open after ${t} ms; expected 4409`);
-      expect(c!.code === 4409, `closed with ${c!.code} ${shown(c!.reason)}, expected 4409`);
-      return `4409 ${shown(c!.reason)}`;
+      expect(c !== undefined, `still open after ${t} ms; expected ${CloseCode.claimed}`);
+      expect(c!.code === CloseCode.claimed, `closed with ${c!.code} ${shown(c!.reason)}, expected ${CloseCode.claimed}`);
+      return `${CloseCode.claimed} ${shown(c!.reason)}`;
     });
   } finally {
     // Close politely; the random server-id then sits out its grace window unseen.
-    for (const s of sockets) s.close(1000);
+    for (const s of sockets) s.close(CloseCode.normal);
     await Promise.all(sockets.map((s) => s.closed(1000).catch(() => s.terminate())));
   }
   return results;

@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isIPv4, isIPv6, type Socket } from 'node:net';
 import { parentSocket } from '../lib/internals.js';
+import { Header } from '../protocol.js';
 
 const kProxiedIp = Symbol('proxiedClientIp');
 type Marked = { [kProxiedIp]?: string };
@@ -76,7 +77,7 @@ export function clientIpResolver(opts: { trustXForwardedFor: boolean }): ClientI
     const proxied = proxiedClientIp(req.socket);
     if (proxied !== undefined) return proxied;
     if (opts.trustXForwardedFor) {
-      const forwarded = leftmostForwardedFor(req.headers['x-forwarded-for']);
+      const forwarded = leftmostForwardedFor(req.headers[Header.forwardedFor]);
       if (forwarded !== undefined) return canonicalIp(forwarded);
     }
     const peer = req.socket.remoteAddress;

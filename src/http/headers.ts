@@ -2,6 +2,7 @@
 // returns what the relay needs or a fixed 400 body. Bodies name the problem and
 // never echo a value the client sent.
 import type { IncomingHttpHeaders } from 'node:http';
+import { Header } from '../protocol.js';
 
 export type Endpoint = 'server' | 'client';
 
@@ -12,8 +13,8 @@ export type HeaderCheck =
   | { ok: false; body: string };
 
 const REQUIRED: Record<Endpoint, readonly string[]> = {
-  server: ['x-pyrycode-server', 'x-pyrycode-version', 'user-agent'],
-  client: ['x-pyrycode-server', 'x-pyrycode-token', 'user-agent'],
+  server: [Header.serverId, Header.version, Header.userAgent],
+  client: [Header.serverId, Header.token, Header.userAgent],
 };
 
 function single(value: string | string[] | undefined): string {
@@ -35,13 +36,13 @@ export function checkUpgradeHeaders(endpoint: Endpoint, headers: IncomingHttpHea
   for (const name of REQUIRED[endpoint]) {
     if (single(headers[name]).trim() === '') return { ok: false, body: `missing header: ${name}` };
   }
-  const serverId = single(headers['x-pyrycode-server']).trim();
-  if (!isValidServerId(serverId)) return { ok: false, body: 'invalid header: x-pyrycode-server' };
-  const deviceName = single(headers['x-pyrycode-device-name']).trim();
+  const serverId = single(headers[Header.serverId]).trim();
+  if (!isValidServerId(serverId)) return { ok: false, body: `invalid header: ${Header.serverId}` };
+  const deviceName = single(headers[Header.deviceName]).trim();
   return {
     ok: true,
     serverId,
-    version: single(headers['x-pyrycode-version']).trim(),
+    version: single(headers[Header.version]).trim(),
     deviceName: deviceName === '' ? undefined : deviceName,
   };
 }

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { RelayMetrics } from '../ops/metrics.js';
+import { Path } from '../protocol.js';
 import type { Relay } from '../relay/relay.js';
 import type { Admission } from './admission.js';
 import { canonicalForWs, checkHandshake } from './handshake.js';
@@ -29,7 +30,7 @@ export interface RouterOptions {
   domain?: string;
 }
 
-const ENDPOINTS: Record<string, Endpoint | undefined> = { '/v1/server': 'server', '/v1/client': 'client' };
+const ENDPOINTS: Record<string, Endpoint | undefined> = { [Path.server]: 'server', [Path.client]: 'client' };
 
 function pathOf(url: string | undefined): string {
   if (url === undefined) return '';
@@ -67,7 +68,7 @@ export function attachRouter(server: Server, opts: RouterOptions): WebSocketServ
       return;
     }
     const path = pathOf(req.url);
-    if (path === '/healthz') {
+    if (path === Path.healthz) {
       writeHealth(res, healthBody(opts.version, relay, opts.startedAt), req.method === 'HEAD');
       return;
     }

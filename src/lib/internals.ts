@@ -19,6 +19,7 @@
 //    the close handshake.
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import { CloseCode } from '../protocol.js';
 
 /** The ws minor the canary last passed on; package.json pins `~<this>.0`. */
 export const WS_TESTED_MINOR = '8.23';
@@ -57,7 +58,7 @@ export function closeCodeForWsError(err: Error): number {
       if (typeof code === 'number') return code;
     }
   }
-  return 1002;
+  return CloseCode.protocolError;
 }
 
 /** The TCP socket under a ws WebSocket (ws 8.x `_socket`; benchmarks only). */

@@ -4,7 +4,7 @@
 // read until the socket drains.
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import { CloseCode, Reason } from './close-codes.js';
+import { CloseCode, Reason } from '../protocol.js';
 import { Link, linkOf } from './link.js';
 import { sendFramed, sendText } from './wire.js';
 

@@ -7,6 +7,7 @@
 //
 // Precondition for decodeBinaryEnvelope: the bytes are valid UTF-8 (see json-scan.ts).
 
+import { CloseCode, EnvelopeKey } from '../protocol.js';
 import { scanString, scanValue, skipWs } from './json-scan.js';
 import { beginScope, endScope } from './plain-scan.js';
 
@@ -22,6 +23,10 @@ export type BinaryEnvelope =
   | { kind: 'drop'; reason: DropReason };
 
 const CLOSE_BRACE = 0x7d;
+/** The keys as JSON string tokens, for the encoders. */
+const JSON_CONN_ID = JSON.stringify(EnvelopeKey.connId);
+const JSON_FRAME = JSON.stringify(EnvelopeKey.frame);
+const JSON_CLOSE_CODE = JSON.stringify(EnvelopeKey.closeCode);
 
 /**
  * An exact-size copy outside Node's shared 8 KiB allocation pool: a small buffer
@@ -37,7 +42,7 @@ function ownBuffer(text: string | Buffer): Buffer {
 
 /** The bytes `{"conn_id":"<id>","frame":` — computed once per phone. */
 export function makeWrapPrefix(connId: string): Buffer {
-  return ownBuffer(`{"conn_id":${JSON.stringify(connId)},"frame":`);
+  return ownBuffer(`{${JSON_CONN_ID}:${JSON.stringify(connId)},${JSON_FRAME}:`);
 }
 
 /** prefix + the phone's frame exactly as received + `}`: one allocation, two copies. */
@@ -55,13 +60,13 @@ export function wrapPhoneFrame(prefix: Buffer, frame: Buffer): Buffer {
  * invalid JSON, so it is replaced by 1001, the spec's "no code" value.
  */
 export function encodeCloseNotice(connId: string, code: number): Buffer {
-  const n = Number.isSafeInteger(code) ? code : 1001;
-  return Buffer.from(`{"conn_id":${JSON.stringify(connId)},"close_code":${n}}`, 'utf8');
+  const n = Number.isSafeInteger(code) ? code : CloseCode.goingAway;
+  return Buffer.from(`{${JSON_CONN_ID}:${JSON.stringify(connId)},${JSON_CLOSE_CODE}:${n}}`, 'utf8');
 }
 
 /** Codes the relay may put in a close frame (the `ws` library's isValidStatusCode). */
 export function isSendableCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== CloseCode.noStatus && code !== CloseCode.abnormal) ||
     (code >= 3000 && code <= 4999);
 }
 
@@ -72,10 +77,15 @@ const F_FRAME = 2;
 const F_CLOSE_CODE = 3;
 const F_PUSH_WAKE = 4;
 
-const KEY_CONN_ID = Buffer.from('conn_id');
-const KEY_FRAME = Buffer.from('frame');
-const KEY_CLOSE_CODE = Buffer.from('close_code');
-const KEY_PUSH_WAKE = Buffer.from('push_wake');
+const KEY_CONN_ID = Buffer.from(EnvelopeKey.connId);
+const KEY_FRAME = Buffer.from(EnvelopeKey.frame);
+const KEY_CLOSE_CODE = Buffer.from(EnvelopeKey.closeCode);
+const KEY_PUSH_WAKE = Buffer.from(EnvelopeKey.pushWake);
+// The fast path dispatches on key length; the four keys have distinct lengths.
+const LEN_CONN_ID = KEY_CONN_ID.length;
+const LEN_FRAME = KEY_FRAME.length;
+const LEN_CLOSE_CODE = KEY_CLOSE_CODE.length;
+const LEN_PUSH_WAKE = KEY_PUSH_WAKE.length;
 
 const DROP_MALFORMED: BinaryEnvelope = Object.freeze({ kind: 'drop', reason: 'malformed' });
 const DROP_NOT_OBJECT: BinaryEnvelope = Object.freeze({ kind: 'drop', reason: 'not_object' });
@@ -111,18 +121,18 @@ function fieldOf(buf: Buffer, start: number, end: number): number {
   if (!hasBackslash(buf, s, e)) {
     // Fast path: compare raw bytes.
     const len = e - s;
-    if (len === 7) return bytesEqual(buf, s, e, KEY_CONN_ID) ? F_CONN_ID : F_OTHER;
-    if (len === 5) return bytesEqual(buf, s, e, KEY_FRAME) ? F_FRAME : F_OTHER;
-    if (len === 10) return bytesEqual(buf, s, e, KEY_CLOSE_CODE) ? F_CLOSE_CODE : F_OTHER;
-    if (len === 9) return bytesEqual(buf, s, e, KEY_PUSH_WAKE) ? F_PUSH_WAKE : F_OTHER;
+    if (len === LEN_CONN_ID) return bytesEqual(buf, s, e, KEY_CONN_ID) ? F_CONN_ID : F_OTHER;
+    if (len === LEN_FRAME) return bytesEqual(buf, s, e, KEY_FRAME) ? F_FRAME : F_OTHER;
+    if (len === LEN_CLOSE_CODE) return bytesEqual(buf, s, e, KEY_CLOSE_CODE) ? F_CLOSE_CODE : F_OTHER;
+    if (len === LEN_PUSH_WAKE) return bytesEqual(buf, s, e, KEY_PUSH_WAKE) ? F_PUSH_WAKE : F_OTHER;
     return F_OTHER;
   }
   // Escaped key (e.g. "conn\u005fid"): compare after unescaping, like JSON.parse would.
   switch (parseJsonString(buf, start, end)) {
-    case 'conn_id': return F_CONN_ID;
-    case 'frame': return F_FRAME;
-    case 'close_code': return F_CLOSE_CODE;
-    case 'push_wake': return F_PUSH_WAKE;
+    case EnvelopeKey.connId: return F_CONN_ID;
+    case EnvelopeKey.frame: return F_FRAME;
+    case EnvelopeKey.closeCode: return F_CLOSE_CODE;
+    case EnvelopeKey.pushWake: return F_PUSH_WAKE;
     default: return F_OTHER;
   }
 }

@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { closeCodeForWsError, receivingMessage } from '../lib/internals.js';
-import { CloseCode, Reason } from './close-codes.js';
+import { CloseCode, Reason } from '../protocol.js';
 
 export interface Timeouts {
   heartbeatIntervalMs: number;

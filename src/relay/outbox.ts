@@ -6,6 +6,7 @@
 // frames before it; eviction and shutdown bypass the queue.
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import { CloseCode } from '../protocol.js';
 import type { Backlogged, BufferBudget } from './buffer-budget.js';
 import { sendText } from './wire.js';
 
@@ -115,7 +116,7 @@ export class Outbox implements Backlogged {
 
   private overflow(directiveCode: number | undefined): void {
     this.clear();
-    this.owner.onOverflow(directiveCode ?? 1011, directiveCode !== undefined);
+    this.owner.onOverflow(directiveCode ?? CloseCode.internal, directiveCode !== undefined);
   }
 
   private enqueue(item: Item, length: number, directiveCode: number | undefined): boolean {

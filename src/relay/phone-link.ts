@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { BinaryLink } from './binary-link.js';
 import type { BufferBudget } from './buffer-budget.js';
-import { CloseCode, Reason } from './close-codes.js';
+import { CloseCode, Reason } from '../protocol.js';
 import { makeWrapPrefix } from './envelope.js';
 import { Link } from './link.js';
 import { Outbox, type OutboxOwner } from './outbox.js';

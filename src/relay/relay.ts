@@ -10,7 +10,7 @@ import type { RelayMetrics } from '../ops/metrics.js';
 import type { PushDispatcher } from '../push/dispatcher.js';
 import { BinaryLink } from './binary-link.js';
 import { BufferBudget } from './buffer-budget.js';
-import { CloseCode, Reason } from './close-codes.js';
+import { CloseCode, Reason } from '../protocol.js';
 import { decodeBinaryEnvelope, encodeCloseNotice } from './envelope.js';
 import { newConnId, randomHex8 } from './ids.js';
 import { isJsonValue } from './json-scan.js';
@@ -366,7 +366,7 @@ export class Relay {
     phone.outbox.clear();
     if (!this.registry.unregisterPhone(phone.serverId, phone)) return;
     this.syncGauges();
-    const closeCode = phone.closeCodeSent ?? (code === 1005 || code === 1006 ? CloseCode.goingAway : code);
+    const closeCode = phone.closeCodeSent ?? (code === CloseCode.noStatus || code === CloseCode.abnormal ? CloseCode.goingAway : code);
     this.logger.info('phone_unregistered', {
       server_id: phone.serverId,
       conn_id: phone.connId,

@@ -9,7 +9,7 @@ import { CHECK_NAMES } from '../../src/cli/probe-checks.js';
 import { FLAGS } from '../../src/ops/config.js';
 import { formatGoDuration, parseGoDuration } from '../../src/ops/duration.js';
 import { RelayMetrics } from '../../src/ops/metrics.js';
-import { CloseCode, Reason } from '../../src/relay/close-codes.js';
+import { CloseCode, Reason } from '../../src/protocol.js';
 import { ROOT } from '../helpers/deploy.js';
 
 const read = (p: string): string => readFileSync(join(ROOT, p), 'utf8');
