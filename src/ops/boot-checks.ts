@@ -14,11 +14,12 @@ import {
   readEnvironment,
   type RelayEnvironment,
 } from './env.js';
+import type { EventReason, LogEvent } from './log-events.js';
 import type { LogFields } from './log-keys.js';
 
-/** One log line: the CLI writes it with `event` as the event name. */
+/** One log line: the CLI writes it with `event` as the event name (free-text reasons only). */
 export interface BootLine {
-  event: string;
+  event: Exclude<LogEvent, keyof EventReason>;
   fields: LogFields;
 }
 

@@ -1,17 +1,24 @@
 // Structured JSON logging on stderr (operations.md §7). Every line is one event
-// with a stable `event` name and fields from the closed allowlist in log-keys.ts.
+// with an `event` name from the closed set in log-events.ts (a closed `reason` set
+// for the events that declare one) and fields from the closed allowlist in log-keys.ts.
 // Unlisted keys are stripped at runtime as a last line of defence; the type of
 // `LogFields` makes them a compile error first, and a test fails if one is used.
 import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
+import type { EventReason, LogEvent } from './log-events.js';
 import { isAllowedLogKey, type LogFields } from './log-keys.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/** The fields event `E` may carry: for an event with a closed reason set, `reason` must be one of it. */
+export type EventFields<E extends LogEvent> = E extends keyof EventReason
+  ? Omit<LogFields, 'reason'> & { reason?: EventReason[E] }
+  : LogFields;
+
 export interface Logger {
-  debug(event: string, fields?: LogFields): void;
-  info(event: string, fields?: LogFields): void;
-  warn(event: string, fields?: LogFields): void;
-  error(event: string, fields?: LogFields): void;
+  debug<E extends LogEvent>(event: E, fields?: EventFields<E>): void;
+  info<E extends LogEvent>(event: E, fields?: EventFields<E>): void;
+  warn<E extends LogEvent>(event: E, fields?: EventFields<E>): void;
+  error<E extends LogEvent>(event: E, fields?: EventFields<E>): void;
   isLevelEnabled(level: LogLevel): boolean;
   /** Writes buffered lines out; called before process exit. */
   flush(): void;
@@ -51,7 +58,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   );
   const emit =
     (lvl: LogLevel) =>
-    (event: string, fields?: LogFields): void => {
+    (event: LogEvent, fields?: LogFields): void => {
       if (fields === undefined) base[lvl](event);
       else base[lvl](fields, event);
     };

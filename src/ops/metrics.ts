@@ -27,7 +27,7 @@ const UPGRADE_OUTCOMES: readonly UpgradeOutcome[] = [
 ];
 const REGISTER_KINDS: readonly RegisterFailureKind[] = ['no_server', 'server_in_use', 'phones_at_cap', 'ratelimit'];
 const ADMISSION_REASONS: readonly AdmissionRejectReason[] = ['rate_limit', 'conn_cap', 'ip_conn_cap'];
-const PROXY_REASONS: readonly ProxyRejectReason[] = ['missing', 'v1', 'local', 'not_tcp', 'malformed', 'timeout'];
+export const PROXY_REASONS: readonly ProxyRejectReason[] = ['missing', 'v1', 'local', 'not_tcp', 'malformed', 'timeout'];
 const PUSH_OUTCOMES: readonly PushOutcome[] = ['sent', 'unregistered', 'send_failed', 'token_fetch_failed', 'dropped'];
 
 interface Inc {

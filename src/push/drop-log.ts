@@ -2,6 +2,7 @@
 // fast as its socket allows; each is dropped cheaply, and the log must not turn
 // that into a flood. At most `perSecond` lines a second relay-wide; the next line
 // after a quiet spell carries `count` = the lines suppressed in between.
+import type { WakeDropReason } from '../ops/log-events.js';
 import type { Logger } from '../ops/logger.js';
 
 export class DropLog {
@@ -14,7 +15,7 @@ export class DropLog {
     private readonly perSecond = 10,
   ) {}
 
-  drop(serverId: string, reason: string): void {
+  drop(serverId: string, reason: WakeDropReason): void {
     const now = Date.now();
     if (now - this.windowStart >= 1000) {
       this.windowStart = now;

@@ -6,6 +6,7 @@
 // queued. close() lets sends in flight finish until the drain deadline, then
 // aborts what is left.
 import { createHash } from 'node:crypto';
+import type { WakeDropReason } from '../ops/log-events.js';
 import type { Logger } from '../ops/logger.js';
 import type { PushOutcome } from '../ops/metrics.js';
 import type { PushDispatcher } from './dispatcher.js';
@@ -64,7 +65,7 @@ export function tokenFingerprint(token: string): string {
 }
 
 /** The device token of a valid wake, or why it is invalid (fixed text, nothing echoed). */
-export function wakeToken(request: unknown): { token: string } | { invalid: string } {
+export function wakeToken(request: unknown): { token: string } | { invalid: WakeDropReason } {
   if (typeof request !== 'object' || request === null || Array.isArray(request)) return { invalid: 'wake is not an object' };
   const r = request as Record<string, unknown>;
   if (r.platform !== 'fcm') return { invalid: 'unsupported platform' };
@@ -135,7 +136,7 @@ export class FcmPush implements PushDispatcher {
     await Promise.allSettled(left.map((s) => s.done));
   }
 
-  private drop(serverId: string, reason: string): void {
+  private drop(serverId: string, reason: WakeDropReason): void {
     this.opts.outcomes.dropped.inc();
     this.dropLog.drop(serverId, reason);
   }

@@ -5,6 +5,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import type { EnvelopeDropReason } from '../ops/log-events.js';
 import type { Logger } from '../ops/logger.js';
 import type { RelayMetrics } from '../ops/metrics.js';
 import type { PushDispatcher } from '../push/dispatcher.js';
@@ -291,7 +292,7 @@ export class Relay {
     }
   }
 
-  private dropped(binary: BinaryLink, reason: string): void {
+  private dropped(binary: BinaryLink, reason: EnvelopeDropReason): void {
     this.metrics.envelopesDropped.inc();
     const now = Date.now();
     if (now - binary.lastDropLogAt < DROP_LOG_INTERVAL_MS) return;

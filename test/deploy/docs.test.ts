@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { CHECK_NAMES } from '../../src/cli/probe-checks.js';
 import { FLAGS } from '../../src/ops/config.js';
 import { formatGoDuration, parseGoDuration } from '../../src/ops/duration.js';
+import { EVENT_REASONS, LOG_EVENTS } from '../../src/ops/log-events.js';
 import { RelayMetrics } from '../../src/ops/metrics.js';
 import { CloseCode, Reason } from '../../src/protocol.js';
 import { ROOT } from '../helpers/deploy.js';
@@ -16,6 +17,25 @@ const read = (p: string): string => readFileSync(join(ROOT, p), 'utf8');
 const reference = read('docs/reference.md');
 const alerts = read('docs/alerts.md');
 const troubleshooting = read('docs/troubleshooting.md');
+const operations = read('docs/operations.md');
+
+/** The text under a `## heading` up to the next `## `. */
+function section(doc: string, heading: string): string {
+  const start = doc.indexOf(`\n## ${heading}\n`);
+  assert.ok(start >= 0, `no section ${heading}`);
+  const end = doc.indexOf('\n## ', start + 1);
+  return doc.slice(start, end === -1 ? undefined : end);
+}
+
+/** The backticked names in the first cell of each table row (`a` / `b` rows name several). */
+function firstCellNames(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    const first = /^\| ([^|]+) \|/.exec(line)?.[1] ?? '';
+    for (const m of first.matchAll(/`([a-z0-9_]+)`/g)) names.add(m[1] ?? '');
+  }
+  return names;
+}
 
 /** Markdown table rows whose first cell is `x` (in backticks), as arrays of cells. */
 function rowsFor(doc: string, first: string): string[][] {
@@ -137,21 +157,43 @@ describe('docs/troubleshooting.md', () => {
     for (const status of ['400', '404', '421', '429', '503']) assert.ok(rowsFor(troubleshooting, status).length >= 1, `HTTP ${status}`);
   });
 
-  test('has a row for every log event the relay emits', () => {
-    const events = new Set<string>();
-    for (const f of walk(join(ROOT, 'src'), (p) => p.endsWith('.ts'))) {
-      // logger.warn('event', …) calls, and { event: 'name' } lines handed to the logger later.
-      for (const m of readFileSync(f, 'utf8').matchAll(/\.(?:debug|info|warn|error)\(\s*'([a-z_]+)'|\bevent: '([a-z_]+)'/g)) {
-        events.add(m[1] ?? m[2] ?? '');
+  test('the log events table lists exactly the declared events (src/ops/log-events.ts)', () => {
+    const documented = firstCellNames(section(troubleshooting, 'Log events'));
+    for (const e of LOG_EVENTS) assert.ok(documented.has(e), `log event ${e} has no row`);
+    for (const e of documented) assert.ok((LOG_EVENTS as readonly string[]).includes(e), `documented event ${e} is not declared`);
+  });
+
+  test('the reasons table lists exactly the closed reason sets, each under its event', () => {
+    const declared = new Set<string>();
+    for (const [event, reasons] of Object.entries(EVENT_REASONS)) {
+      for (const r of reasons) {
+        declared.add(`${r}|${event}`);
+        assert.equal(rowsFor(troubleshooting, `\`${r}\``).filter((cells) => cells[1] === `\`${event}\``).length, 1, `${event} reason ${r}`);
       }
     }
-    assert.ok(events.has('server_claimed') && events.size >= 15, `scan found ${events.size} events`);
-    const documented = new Set<string>();
-    for (const line of troubleshooting.split('\n')) {
-      const first = /^\| ([^|]+) \|/.exec(line)?.[1] ?? '';
-      for (const m of first.matchAll(/`([a-z_]+)`/g)) documented.add(m[1] ?? '');
+    const table = section(troubleshooting, 'Log reasons')
+      .split('\n')
+      .filter((l) => l.startsWith('| `'))
+      .map((l) => l.split('|').map((c) => c.trim().replace(/^`|`$/g, '')));
+    assert.ok(table.length >= declared.size);
+    for (const cells of table) assert.ok(declared.has(`${cells[1]}|${cells[2]}`), `documented reason ${cells[1]} of ${cells[2]} is not declared`);
+  });
+
+  test('no source file logs an event outside the declared set (belt and braces for casts)', () => {
+    for (const f of walk(join(ROOT, 'src'), (p) => p.endsWith('.ts'))) {
+      for (const m of readFileSync(f, 'utf8').matchAll(/\.(?:debug|info|warn|error)\(\s*'([a-z0-9_]+)'|\bevent: '([a-z0-9_]+)'/g)) {
+        const e = m[1] ?? m[2] ?? '';
+        assert.ok((LOG_EVENTS as readonly string[]).includes(e), `${f}: event ${e} is not declared`);
+      }
     }
-    for (const e of events) assert.ok(documented.has(e), `log event ${e} has no row`);
+  });
+});
+
+describe('docs/operations.md', () => {
+  test('the logging table lists exactly the declared events', () => {
+    const documented = firstCellNames(section(operations, 'Logging'));
+    for (const e of LOG_EVENTS) assert.ok(documented.has(e), `log event ${e} has no row`);
+    for (const e of documented) assert.ok((LOG_EVENTS as readonly string[]).includes(e), `documented event ${e} is not declared`);
   });
 });
 
