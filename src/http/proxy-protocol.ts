@@ -6,7 +6,7 @@
 // else — no header, v1, LOCAL, UDP/UNIX/UNSPEC, malformed, late — is destroyed
 // without a byte written and never reaches `target`. Each socket waits on its
 // own, so a stalled header never blocks other accepts. Parsing is delegated to
-// proxy-protocol-js (docs/decisions/0001-proxy-protocol-js.md); this module only
+// proxy-protocol-js (docs/decisions/0005-proxy-protocol-js.md); this module only
 // frames the header (16 bytes + declared length, at most 64 KiB) off the stream.
 import { Server, type Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';

@@ -4,7 +4,9 @@
 //    and header/payload split. Server frames are never masked and the relay
 //    never compresses, so the bytes are exactly what ws.send would write. ws
 //    still owns reading, control frames and the close handshake; writes stop
-//    once it leaves OPEN, as ws.send would drop them.
+//    once it leaves OPEN, as ws.send would drop them. This relies on ws's Sender
+//    writing its own frames through to the socket without queueing (listed in
+//    src/lib/internals.ts, checked by its canary test).
 //  - Coalescing: a socket is corked on its first write and uncorked together
 //    with every other corked socket in one flush, so the frames produced
 //    meanwhile for a socket leave in one writev instead of one syscall each.
