@@ -61,7 +61,7 @@ export function closeCodeForWsError(err: Error): number {
   return CloseCode.protocolError;
 }
 
-/** The TCP socket under a ws WebSocket (ws 8.x `_socket`; benchmarks only). */
+/** The TCP socket under a ws WebSocket (ws 8.x `_socket`; benchmarks and tests only). */
 export function wsSocket(ws: WebSocket): Socket {
   return (ws as unknown as { _socket: Socket })._socket;
 }

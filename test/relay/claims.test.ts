@@ -2,6 +2,7 @@
 // (relay-behaviour.md §1–§2) over real sockets against an in-process relay.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { wsSocket } from '../../src/lib/internals.js';
 import { connectBinary, connectPhone, newServerId, sleep, type TestClient } from '../helpers/clients.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 
@@ -53,7 +54,7 @@ describe('claims and phones', () => {
     const first = await connectBinary(relay.url, id);
     const phone = await connectPhone(relay.url, id);
     // Stop answering pings: pause the socket so the pong is never read/written.
-    (first.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    wsSocket(first.ws).pause();
     first.ws.pause();
     const second = await connectBinary(relay.url, id);
     assert.deepEqual(await phone.waitClose(), { code: 4404, reason: 'binary reclaimed server-id' });
@@ -64,7 +65,7 @@ describe('claims and phones', () => {
     assert.deepEqual(env.frame, { hello: 1 });
     assert.ok(relay.events().some((e) => e.event === 'server_id_takeover'));
     first.ws.resume();
-    (first.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    wsSocket(first.ws).resume();
     assert.deepEqual(await first.waitClose(), { code: 1011, reason: 'heartbeat timeout' });
     second.close();
     phone2.close();
