@@ -136,10 +136,8 @@ describe('docs/alerts.md', () => {
     }
   });
 
-  test('ships example alert rules', () => {
-    const rules = [...alerts.matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1]);
-    assert.ok(rules.length >= 8, `${rules.length} rules`);
-    assert.equal(new Set(rules).size, rules.length, 'alert names are unique');
+  test('points at the shipped alert rules (test/deploy/prometheus-rules.test.ts checks them)', () => {
+    assert.ok(alerts.includes('](../deploy/prometheus/alerts.yml)'));
   });
 });
 
