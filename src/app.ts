@@ -13,6 +13,7 @@ import type { ListenAddress, RelayConfig } from './ops/config.js';
 import type { Logger } from './ops/logger.js';
 import { RelayMetrics } from './ops/metrics.js';
 import { startMetricsServer, type MetricsServer } from './ops/metrics-server.js';
+import type { StatusSources } from './ops/status.js';
 import { VERSION } from './ops/version.js';
 import type { PushDispatcher } from './push/dispatcher.js';
 import { createPushDispatcher, type PushSettings } from './push/setup.js';
@@ -36,6 +37,8 @@ export interface AppDeps {
   closeTimeoutMs?: number;
   /** ACME-mode internals (handshake wait, retry backoff); tests shorten them. */
   tls?: TlsTunables;
+  /** Cluster mode: the live nodes the status page lists (absent on a single relay). */
+  liveNodes?: StatusSources['liveNodes'];
 }
 
 export interface RunningApp {
@@ -82,6 +85,7 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
     createPushDispatcher(deps.pushSettings, { logger: deps.logger, outcomes: metrics.pushWakes, drainTimeoutMs: config.drainTimeoutMs });
   const relay = new Relay(config, { logger: deps.logger, metrics, push });
   const admission = deps.admission ?? createAdmission(config, { logger: deps.logger, metrics });
+  const startedAt = Date.now();
   const server = tls?.server ?? createServer();
   installHeaderTimeout(server, config.headerTimeoutMs, tls !== undefined ? 'secureConnection' : 'connection');
   const wss: WebSocketServer = attachRouter(server, {
@@ -89,7 +93,7 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
     admission,
     metrics,
     version: VERSION,
-    startedAt: Date.now(),
+    startedAt,
     maxMessageBytes: config.maxMessageBytes,
     closeTimeoutMs: deps.closeTimeoutMs,
     domain: config.domain,
@@ -109,7 +113,11 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
   try {
     address = await listen(publicListener, listenAt);
     if (config.metricsListen !== undefined) {
-      metricsServer = await startMetricsServer(metrics, config.metricsListen, deps.logger);
+      metricsServer = await startMetricsServer(metrics, config.metricsListen, deps.logger, {
+        version: VERSION,
+        startedAt,
+        ...(deps.liveNodes === undefined ? {} : { liveNodes: deps.liveNodes }),
+      });
     }
     http01Address = await tls?.start();
   } catch (err) {
