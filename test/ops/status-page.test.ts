@@ -7,35 +7,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { StatusSnapshot } from '../../src/ops/status.js';
 import { VERSION } from '../../src/ops/version.js';
-import { ROOT, findBinary } from '../helpers/deploy.js';
+import { launchChromium, OUTPUT } from '../helpers/browser.js';
 import { cells, eventually, httpRequest, scrape } from '../helpers/http.js';
 import { scriptedLoad, type Load } from '../helpers/ops-load.js';
 import { EPHEMERAL_METRICS, startRelay, type TestRelay } from '../helpers/relay.js';
-
-export const OUTPUT = join(ROOT, 'test-output');
-
-/**
- * Debian's Chromium, headless, nothing phoning home. playwright-core's launch()
- * gives it a fresh temporary profile (--user-data-dir) and deletes it on close.
- */
-export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: findBinary('chromium', 'apt-get install -y chromium'),
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
 
 /** A figure as the page shows it, parsed back to a number ("1,234" → 1234). */
 async function figure(page: Page, id: string): Promise<number> {
