@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { ADMISSION_REASONS, DIRECTIONS, ENDPOINTS, UPGRADE_OUTCOMES, type LiveNode, type StatusSnapshot } from './status.js';
 
 /** How often the page's script fetches /status.json. */
-export const REFRESH_MS = 2000;
+const REFRESH_MS = 2000;
 
 const STYLE = `
 :root{--bg:#f6f7f9;--card:#fff;--fg:#1b1f24;--dim:#5b6470;--line:#dde1e6;--ok:#1a7f37;--bad:#cf222e;--a:#0969da;--b:#bf8700}

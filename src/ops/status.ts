@@ -29,21 +29,21 @@ export interface StatusSources {
 }
 
 export const DIRECTIONS = ['phone_to_binary', 'binary_to_phone'] as const;
-export type Direction = (typeof DIRECTIONS)[number];
+type Direction = (typeof DIRECTIONS)[number];
 export const ENDPOINTS: readonly Endpoint[] = ['server', 'client'];
 export const UPGRADE_OUTCOMES: readonly UpgradeOutcome[] = ['accept', 'reject_headers', 'reject_404', 'reject_409', 'reject_429', 'reject_rate_limit'];
 export const ADMISSION_REASONS: readonly AdmissionRejectReason[] = ['rate_limit', 'conn_cap', 'ip_conn_cap'];
 const PUSH_OUTCOMES: readonly PushOutcome[] = ['sent', 'unregistered', 'send_failed', 'token_fetch_failed', 'dropped'];
 
 /** Closes the relay counts, by the code the client sees (close-codes.ts), and the series that counts each. */
-export const CLOSES = [
+const CLOSES = [
   { code: 4404, reason: 'no server with that id', series: 'pyrycode_relay_register_failures_total', labels: { kind: 'no_server' } },
   { code: 4409, reason: 'server-id already claimed', series: 'pyrycode_relay_register_failures_total', labels: { kind: 'server_in_use' } },
   { code: 4429, reason: 'too many phones for server-id', series: 'pyrycode_relay_register_failures_total', labels: { kind: 'phones_at_cap' } },
   { code: 1011, reason: 'phone backlog full', series: 'pyrycode_relay_phone_backlog_closes_total', labels: {} },
 ] as const;
 
-export interface Windowed {
+interface Windowed {
   /** Since the process started. */
   readonly total: number;
   /** Over the window (`window_seconds` of the snapshot). */
