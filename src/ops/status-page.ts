@@ -24,7 +24,8 @@ h2{font-size:13px;text-transform:uppercase;letter-spacing:.04em;color:var(--dim)
 .tile,.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 12px}
 .tile .n{font-size:22px;white-space:nowrap;font-weight:600;font-variant-numeric:tabular-nums}
 .tile .l{color:var(--dim);font-size:12px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(400px,1fr));gap:12px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(400px,100%),1fr));gap:12px}
+a{color:var(--a)}
 .card{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:13px;font-variant-numeric:tabular-nums}
 th,td{text-align:right;padding:3px 5px;border-bottom:1px solid var(--line);white-space:nowrap}
@@ -194,6 +195,7 @@ export function renderStatusPage(s: StatusSnapshot): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<noscript><meta http-equiv="refresh" content="10"></noscript>
 <title>pyrycode-relay status</title>
 <style>${STYLE}</style></head>
 <body>

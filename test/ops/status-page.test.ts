@@ -175,6 +175,8 @@ describe('/status', () => {
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
     await page.goto(`http://127.0.0.1:${port}/status`);
+    // Without a script it reloads itself now and then instead.
+    assert.equal(await page.getAttribute('meta[http-equiv="refresh"]', 'content'), '10');
     await assertMatchesMetrics(page, port, true);
     // More traffic, a reload: the new totals are there without any script.
     const shown = await figure(page, 'v-frames-total-binary_to_phone');
@@ -208,5 +210,18 @@ describe('/status', () => {
     // The history is the tracker's fixed ring (5 min at 5 s), not one entry per request.
     assert.ok(later.history.phones.length <= 60, `${later.history.phones.length} points`);
     assert.ok(later.history.phones.length <= first.history.phones.length + 2);
+  });
+
+  test('the page says "stale" when the relay stops answering', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${port}/status`);
+    const stamp = await page.textContent('#v-updated');
+    await eventually(async () => (await page.textContent('#v-updated')) !== stamp, 6000, 'a refresh');
+    // Last test: the relay drains and closes its metrics listener; the page's next fetch fails.
+    await relay.stop();
+    await eventually(async () => (await page.textContent('#st-state')) === 'stale', 8000, 'stale badge');
+    assert.equal(await page.getAttribute('#st-state', 'class'), 'state stale');
+    await context.close();
   });
 });
