@@ -106,6 +106,8 @@ s.closes.forEach(function(c){win(true,"v-close-"+c.code,c);});
 for(var r in s.admission_rejects)win(true,"v-adm-"+r,s.admission_rejects[r]);
 win(true,"v-grace",s.grace_expiries);win(true,"v-dropped",s.envelopes_dropped);
 if(s.push)for(var p in s.push)win(p!=="sent","v-push-"+p,s.push[p]);
+function yn(b){return b===null?"—":b?"yes":"no";}
+if(s.cluster){set("v-cl-nodes",fmtInt(s.cluster.live_nodes));set("v-cl-fenced",yn(s.cluster.fenced));hot("v-cl-fenced",s.cluster.fenced);set("v-cl-bus",yn(s.cluster.bus_ready));hot("v-cl-bus",s.cluster.bus_ready===false);}
 var nb=document.getElementById("nodes-body");
 if(nb!==null&&s.nodes){while(nb.firstChild)nb.removeChild(nb.firstChild);s.nodes.forEach(function(n){var tr=document.createElement("tr");
 [n.id+(n.self?" (this node)":""),n.binaries===undefined?"—":fmtInt(n.binaries),n.phones===undefined?"—":fmtInt(n.phones),n.lastSeenSeconds===undefined?"—":fmtDur(n.lastSeenSeconds)+" ago"].forEach(function(t){var td=document.createElement("td");td.textContent=t;tr.appendChild(td);});nb.appendChild(tr);});set("v-nodes",fmtInt(s.nodes.length));}
@@ -161,6 +163,16 @@ function nodesCard(nodes: readonly LiveNode[]): string {
     .join('');
   return `<section class="card"><h2>Cluster: <span id="v-nodes">${fmtInt(nodes.length)}</span> live nodes</h2>
 <table><thead><tr><th>Node</th><th>Binaries</th><th>Phones</th><th>Heartbeat</th></tr></thead><tbody id="nodes-body">${rows}</tbody></table></section>`;
+}
+
+const yesNo = (b: boolean | null): string => (b === null ? '—' : b ? 'yes' : 'no');
+
+function clusterCard(c: NonNullable<StatusSnapshot['cluster']>): string {
+  return `<section class="card"><h2>Cluster (this node's view)</h2><table><tbody>
+<tr><td>live nodes</td><td id="v-cl-nodes">${fmtInt(c.live_nodes)}</td></tr>
+<tr><td>fenced (cut off, closing with 1012)</td><td id="v-cl-fenced"${c.fenced ? ' class="hot"' : ''}>${yesNo(c.fenced)}</td></tr>
+<tr><td>frame bus ready</td><td id="v-cl-bus"${c.bus_ready === false ? ' class="hot"' : ''}>${yesNo(c.bus_ready)}</td></tr>
+</tbody></table></section>`;
 }
 
 export function renderStatusPage(s: StatusSnapshot): string {
@@ -239,6 +251,7 @@ ${tile('v-heap', fmtBytes(s.memory.heap_used_bytes), 'JS heap used')}
 ${winRow('grace expiries (daemon gone)', 'v-grace', s.grace_expiries, true)}
 ${winRow('envelopes dropped', 'v-dropped', s.envelopes_dropped, true)}</tbody></table></section>
 ${push}
+${s.cluster === undefined ? '' : clusterCard(s.cluster)}
 ${s.nodes === undefined ? '' : nodesCard(s.nodes)}
 </div>
 <footer>This relay process only, refreshed every ${REFRESH_MS / 1000} s from <a href="status.json">status.json</a>; Prometheus series on <a href="metrics">/metrics</a>.

@@ -79,9 +79,16 @@ export interface StatusSnapshot {
     readonly phones: number[];
     readonly binaries: number[];
   };
-  /** Cluster mode only. */
+  /** Cluster mode only: the node list from StatusSources.liveNodes. */
   readonly nodes?: readonly LiveNode[];
+  /** Cluster mode only: this node's view, from the cluster series when they are registered. */
+  readonly cluster?: { readonly live_nodes: number; readonly fenced: boolean; readonly bus_ready: boolean | null };
 }
+
+/** Cluster mode's gauges (src/cluster), read when present in the registry. */
+const CLUSTER_NODES = 'pyrycode_relay_cluster_nodes';
+const CLUSTER_FENCED = 'pyrycode_relay_cluster_fenced';
+const CLUSTER_BUS_READY = 'pyrycode_relay_cluster_bus_ready';
 
 /** The counter cells a sample holds, in a fixed order (index = position in Sample.v). */
 interface Cell {
@@ -238,6 +245,7 @@ export class StatusTracker {
       history.phones.push(b.v[PHONES] ?? 0);
       history.binaries.push(b.v[BINARIES] ?? 0);
     }
+    const cluster = await this.cluster();
     const mem = process.memoryUsage();
     const nodes = this.sources.liveNodes === undefined ? undefined : await this.sources.liveNodes();
     return {
@@ -262,7 +270,19 @@ export class StatusTracker {
       memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed },
       history,
       ...(nodes === undefined ? {} : { nodes: nodes.map(cleanNode) }),
+      ...(cluster === undefined ? {} : { cluster }),
     };
+  }
+
+  private async cluster(): Promise<StatusSnapshot['cluster']> {
+    const gauge = async (name: string): Promise<number | undefined> => {
+      const m = this.metrics.registry.getSingleMetric(name);
+      return m === undefined ? undefined : (await m.get()).values[0]?.value;
+    };
+    const live = await gauge(CLUSTER_NODES);
+    if (live === undefined) return undefined;
+    const ready = await gauge(CLUSTER_BUS_READY);
+    return { live_nodes: live, fenced: (await gauge(CLUSTER_FENCED)) === 1, bus_ready: ready === undefined ? null : ready === 1 };
   }
 }
 

@@ -3,6 +3,7 @@
 // live-node hook reaches the page and the JSON with only its documented fields.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Gauge } from 'prom-client';
 import { RelayMetrics } from '../../src/ops/metrics.js';
 import { StatusTracker, type LiveNode } from '../../src/ops/status.js';
 import { sleep } from '../helpers/clients.js';
@@ -61,13 +62,17 @@ describe('StatusTracker', () => {
 describe('/status in cluster mode', () => {
   let relay: TestRelay;
   let port: number;
+  // The gauges cluster mode registers (src/cluster), as it registers them: on the relay's registry.
+  const metrics = new RelayMetrics({ runtime: true });
+  new Gauge({ name: 'pyrycode_relay_cluster_nodes', help: 'live nodes', registers: [metrics.registry] }).set(3);
+  new Gauge({ name: 'pyrycode_relay_cluster_fenced', help: 'fenced', registers: [metrics.registry] }).set(1);
   const nodes = (): LiveNode[] => [
     { id: 'node-a', self: true, binaries: 3, phones: 5, lastSeenSeconds: 0 },
     // A provider may carry more than the page may show: it is dropped.
     { id: 'node-<b>', self: false, lastSeenSeconds: 2, ...({ remote: '10.1.2.3', token: 'x' } as object) },
   ];
   before(async () => {
-    relay = await startRelay({ metricsListen: EPHEMERAL_METRICS }, { liveNodes: nodes });
+    relay = await startRelay({ metricsListen: EPHEMERAL_METRICS }, { liveNodes: nodes, metrics });
     port = relay.app.metricsAddress?.port ?? 0;
   });
   after(() => relay.stop());
@@ -83,5 +88,23 @@ describe('/status in cluster mode', () => {
     assert.ok(page.includes('node-a (this node)'));
     assert.ok(page.includes('node-&#60;b&#62;'), 'node ids are escaped');
     assert.ok(!page.includes('10.1.2.3'));
+  });
+
+  test("the cluster series, when registered, show this node's view", async () => {
+    const json = JSON.parse((await httpRequest(port, '/status.json')).body) as { cluster: unknown };
+    assert.deepEqual(json.cluster, { live_nodes: 3, fenced: true, bus_ready: null });
+    const page = (await httpRequest(port, '/status')).body;
+    assert.match(page, /<td id="v-cl-nodes">3<\/td>/);
+    assert.match(page, /<td id="v-cl-fenced" class="hot">yes<\/td>/);
+  });
+
+  test('a single relay has neither', async () => {
+    const single = await startRelay({ metricsListen: EPHEMERAL_METRICS });
+    try {
+      const json = JSON.parse((await httpRequest(single.app.metricsAddress?.port ?? 0, '/status.json')).body) as Record<string, unknown>;
+      assert.ok(!('cluster' in json) && !('nodes' in json));
+    } finally {
+      await single.stop();
+    }
   });
 });
