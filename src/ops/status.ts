@@ -237,9 +237,13 @@ export class StatusTracker {
       phones: [] as number[],
       binaries: [] as number[],
     };
-    for (let i = 1; i < past.length; i++) {
-      const a = past[i - 1] as Sample;
-      const b = past[i] as Sample;
+    // One point per pair of samples, and a last one from the newest sample to now
+    // (once it spans a second), so a young relay already draws a line.
+    const live = past.length > 0 && now - (past[past.length - 1] as Sample).t >= 1000;
+    const points = live ? [...past, { t: now, v: cur }] : past;
+    for (let i = 1; i < points.length; i++) {
+      const a = points[i - 1] as Sample;
+      const b = points[i] as Sample;
       const dt = Math.max(0.001, (b.t - a.t) / 1000);
       for (const d of DIRECTIONS) history.frames_per_second[d].push(Math.max(0, ((b.v[FRAMES[d]] ?? 0) - (a.v[FRAMES[d]] ?? 0)) / dt));
       history.phones.push(b.v[PHONES] ?? 0);
