@@ -21,6 +21,7 @@ export const LOG_EVENTS = [
   'shutdown_started',
   'shutdown_complete',
   'metrics_scrape_failed',
+  'status_failed',
   // binaries and phones
   'server_claimed',
   'server_released',
