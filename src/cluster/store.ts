@@ -426,3 +426,32 @@ function unexpected(r: unknown): Error {
   const head = Array.isArray(r) ? String(r[0]) : typeof r;
   return new Error(`unexpected registry script reply: ${head.slice(0, 32)}`);
 }
+
+/**
+ * Splits a reap result by the live node that must act on each part: a node gets
+ * the reaped slots its phones belong to (with only its own phones) and the
+ * removed phones whose binary it holds (each owes that binary a close notice).
+ * The reaping node acts on its own share and sends the others theirs.
+ */
+export function reapShares(result: ReapResult): Map<NodeRef, ReapResult> {
+  const out = new Map<NodeRef, ReapResult>();
+  const share = (ref: NodeRef): ReapResult => {
+    let s = out.get(ref);
+    if (s === undefined) {
+      s = { nodes: result.nodes, slots: [], phones: [] };
+      out.set(ref, s);
+    }
+    return s;
+  };
+  for (const slot of result.slots) {
+    const byNode = new Map<NodeRef, PhoneRef[]>();
+    for (const p of slot.phones) {
+      const list = byNode.get(p.node);
+      if (list === undefined) byNode.set(p.node, [p]);
+      else list.push(p);
+    }
+    for (const [ref, phones] of byNode) share(ref).slots.push({ ...slot, phones });
+  }
+  for (const p of result.phones) if (p.binaryNode !== '') share(p.binaryNode).phones.push(p);
+  return out;
+}

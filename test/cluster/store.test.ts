@@ -298,3 +298,32 @@ test('Redis restarted empty: generation change detected, 503 until re-asserted, 
   const lost = await b.store.reassert(hb.generation, [{ serverId: 'live', claimId: 'other', phones: [] }]);
   assert.deepEqual(lost, [{ serverId: 'live', kind: 'lost' }]);
 });
+
+test('reapShares gives each live node exactly its part of a reap', async () => {
+  const { reapShares } = await import('../../src/cluster/store.js');
+  const shares = reapShares({
+    nodes: ['d:000000000001'],
+    slots: [
+      {
+        serverId: 's',
+        epoch: 5,
+        deadline: 9,
+        phones: [
+          { connId: 'c1', node: 'a:1' },
+          { connId: 'c2', node: 'b:1' },
+          { connId: 'c3', node: 'a:1' },
+        ],
+      },
+      { serverId: 'lonely', epoch: 6, deadline: 9, phones: [] },
+    ],
+    phones: [
+      { connId: 'p1', serverId: 'x', binaryNode: 'b:1', epoch: 3 },
+      { connId: 'p2', serverId: 'y', binaryNode: '', epoch: 0 },
+    ],
+  });
+  assert.deepEqual([...shares.keys()].sort(), ['a:1', 'b:1']);
+  assert.deepEqual(shares.get('a:1')?.slots[0]?.phones.map((p) => p.connId), ['c1', 'c3']);
+  assert.deepEqual(shares.get('a:1')?.phones, []);
+  assert.deepEqual(shares.get('b:1')?.slots[0]?.phones.map((p) => p.connId), ['c2']);
+  assert.deepEqual(shares.get('b:1')?.phones.map((p) => p.connId), ['p1']);
+});
