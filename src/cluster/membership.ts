@@ -77,6 +77,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private polling = false;
   private reasserting: string | undefined;
   private reapReq: string | undefined;
+  /** Incarnations whose join timed out but may still run once Redis answers. */
+  private abandoned: NodeRef[] = [];
   private expireReq: string | undefined;
   private readonly ttl: number;
   private readonly margin: number;
@@ -242,6 +244,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private async rejoin(): Promise<void> {
     if (this.stateNow !== 'fenced') return;
+    if (!this.store.connected) {
+      // A join queued while disconnected would run later under a ref nobody renews.
+      this.scheduleRejoin(this.retryMs);
+      return;
+    }
     const previous = this.store.self;
     const parsed = parseNodeRef(previous);
     if (parsed === undefined) throw new Error('node ref of this node is malformed');
@@ -253,6 +260,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     try {
       joined = await withDeadline(this.store.join(), this.ttl);
     } catch (err) {
+      this.abandoned.push(next);
       this.store.self = previous;
       if (this.stateNow !== 'fenced') return;
       this.emit('redisError', toClusterError(err));
@@ -264,9 +272,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
     // The previous life's slots go to grace now rather than after the TTL, so its
     // binaries reclaim elsewhere at once; a failure leaves it to the reapers.
     let previousReaped: ReapResult | undefined;
+    const stray = this.abandoned;
+    this.abandoned = [];
     try {
       const r = await this.store.reap(newRequestId(), this.opts.graceMs, { force: previous });
       if ('nodes' in r) previousReaped = r;
+      for (const ref of stray) await this.store.reap(newRequestId(), this.opts.graceMs, { force: ref });
     } catch (err) {
       this.emit('redisError', toClusterError(err));
     }

@@ -177,6 +177,11 @@ export class ClusterStore {
     this.call = call;
   }
 
+  /** Whether the registry connection is up (commands would be sent now, not queued). */
+  get connected(): boolean {
+    return this.client.status === 'ready';
+  }
+
   private run(name: ScriptName, ...args: (string | number)[]): Promise<string[]> {
     return this.call[name](this.pfx, this.generation, this.self, ...args.map(String)) as Promise<string[]>;
   }
