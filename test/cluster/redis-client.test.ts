@@ -131,3 +131,32 @@ test('an unreachable server fails at the deadline with redis_unavailable: unreac
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(errors, seen);
 });
+
+test('the documented ACL (prefix keys and channels only) is enough for a node', async () => {
+  const { bootCluster } = await import('../../src/cluster/boot.js');
+  await redis.command(
+    'ACL', 'SETUSER', 'relay', 'on', '>relay-pw', 'resetkeys', '~acl:*', 'resetchannels', '&acl:*',
+    '-@all', '+@read', '+@write', '+@scripting', '+@pubsub', '+@connection', '+info', '+time',
+  );
+  const node = await bootCluster(
+    { redis: target(redis.port, { username: 'relay', password: 'relay-pw' }), prefix: 'acl', nodeId: 'acl-node', nodeTtlMs: 3000 },
+    { graceMs: 1 },
+  );
+  try {
+    const s = node.store;
+    const c = await s.claim('sid', 'b1');
+    assert.equal(c.kind, 'claimed');
+    assert.equal((await s.registerPhone('sid', 'client-sid-0000abcd', 16)).kind, 'registered');
+    assert.equal(await s.unregisterPhone('sid', 'client-sid-0000abcd'), true);
+    assert.equal((await s.releaseIntoGrace('sid', 'b1', c.kind === 'claimed' ? c.epoch : 0, 1)).kind, 'grace');
+    await new Promise((r) => setTimeout(r, 5));
+    assert.ok(Array.isArray(await s.expireGrace('e1')));
+    assert.equal((await s.heartbeat()).kind, 'ok');
+    assert.equal(await node.connections.busPub.publish(node.keys.busChannel(node.ref), 'x'), 0);
+    await node.connections.busSub.subscribe(node.keys.busChannel(node.ref));
+    // Outside the prefix nothing is allowed.
+    await assert.rejects(() => node.connections.registry.get('other:key'), /NOPERM/);
+  } finally {
+    await node.close();
+  }
+});
