@@ -460,3 +460,23 @@ export function reapShares(result: ReapResult): Map<NodeRef, ReapResult> {
   for (const p of result.phones) if (p.binaryNode !== '') share(p.binaryNode).phones.push(p);
   return out;
 }
+
+/** Splits expired grace windows by the node holding each phone (each closes its own with 1000). */
+export function expiredShares(slots: readonly ExpiredSlot[]): Map<NodeRef, ExpiredSlot[]> {
+  const out = new Map<NodeRef, ExpiredSlot[]>();
+  for (const slot of slots) {
+    const byNode = new Map<NodeRef, PhoneRef[]>();
+    for (const p of slot.phones) {
+      const list = byNode.get(p.node);
+      if (list === undefined) byNode.set(p.node, [p]);
+      else list.push(p);
+    }
+    for (const [ref, phones] of byNode) {
+      const list = out.get(ref);
+      const part = { ...slot, phones };
+      if (list === undefined) out.set(ref, [part]);
+      else list.push(part);
+    }
+  }
+  return out;
+}

@@ -327,3 +327,15 @@ test('reapShares gives each live node exactly its part of a reap', async () => {
   assert.deepEqual(shares.get('b:1')?.slots[0]?.phones.map((p) => p.connId), ['c2']);
   assert.deepEqual(shares.get('b:1')?.phones.map((p) => p.connId), ['p1']);
 });
+
+test('expiredShares gives each node the phones it must close', async () => {
+  const { expiredShares } = await import('../../src/cluster/store.js');
+  const shares = expiredShares([
+    { serverId: 's', epoch: 1, phones: [{ connId: 'c1', node: 'a:1' }, { connId: 'c2', node: 'b:1' }] },
+    { serverId: 't', epoch: 2, phones: [{ connId: 'c3', node: 'a:1' }] },
+    { serverId: 'u', epoch: 3, phones: [] },
+  ]);
+  assert.deepEqual([...shares.keys()].sort(), ['a:1', 'b:1']);
+  assert.deepEqual(shares.get('a:1')?.map((s) => [s.serverId, s.phones.map((p) => p.connId)]), [['s', ['c1']], ['t', ['c3']]]);
+  assert.deepEqual(shares.get('b:1')?.map((s) => [s.serverId, s.phones.map((p) => p.connId)]), [['s', ['c2']]]);
+});
