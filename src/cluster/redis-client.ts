@@ -54,7 +54,7 @@ export class RedisUnavailableError extends ClusterRedisError {
   }
 }
 
-/** The server is older than 6.2 (scripts rely on ZADD GT/XX, GETDEL-era semantics, ACL users). */
+/** The server is older than cluster.md's floor of 6.2 (scripts write after TIME, ACL users with AUTH user pass). */
 export class RedisVersionError extends ClusterRedisError {
   readonly event = 'redis_unavailable';
   constructor(readonly version: string) {
