@@ -234,3 +234,17 @@ test('leaving removes every key of the node; only the generation and epoch count
   assert.deepEqual(await allKeys(raw), [`${PREFIX}:epoch`, `${PREFIX}:gen`]);
   raw.disconnect();
 });
+
+test('a stalled event loop: the lease reads expired at once on waking, and the node fences', async () => {
+  const a = await boot('a');
+  await sleep(100);
+  const deadline = a.node.membership.leaseDeadline;
+  assert.equal(a.node.membership.live, true);
+  // Block the loop past the lease (a long GC pause or a synchronous hog).
+  while (performance.now() < deadline + 50) {
+    /* spin */
+  }
+  assert.equal(a.node.membership.live, false, 'expired before any timer could run');
+  await until(() => first(a, 'fenced') !== undefined, 1000, 'fenced');
+  assert.equal(first(a, 'fenced')?.args[0], 'lease_expired');
+});
