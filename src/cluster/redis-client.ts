@@ -81,10 +81,13 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 const KEEPALIVE_MS = 10_000;
 const JITTER_MS = 200;
 
-/** Exponential back-off from 50 ms, capped, plus 0–199 ms jitter so nodes do not reconnect in lockstep. */
+/**
+ * Exponential back-off from 50 ms (or the cap if lower), capped, plus jitter (up to
+ * 200 ms, at most half the cap) so nodes do not reconnect in lockstep.
+ */
 export function reconnectDelay(times: number, capMs: number, random: () => number = Math.random): number {
   const base = Math.min(capMs, 50 * 2 ** Math.min(times - 1, 16));
-  return Math.floor(base + random() * JITTER_MS);
+  return Math.floor(base + random() * Math.min(JITTER_MS, capMs / 2));
 }
 
 /** ioredis options for one role; exported so tests can assert the choices. */

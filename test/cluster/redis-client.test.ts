@@ -67,6 +67,9 @@ test('reconnect back-off grows, is capped, and carries jitter', () => {
   assert.equal(reconnectDelay(3, 1000, () => 0), 200);
   assert.equal(reconnectDelay(30, 1000, () => 0), 1000);
   assert.equal(reconnectDelay(30, 1000, () => 0.999), 1199);
+  // A short TTL's small cap keeps the jitter proportionate.
+  assert.equal(reconnectDelay(30, 150, () => 0.999), 224);
+  assert.equal(reconnectDelay(1, 20, () => 0), 20);
 });
 
 test('connects, reads the version, and accepts 6.2 and later only', async () => {
