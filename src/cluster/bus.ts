@@ -1,0 +1,534 @@
+// The cluster frame bus (docs/decisions/0018-cluster-bus.md): ordered, loss-detecting
+// node-to-node links over Redis pub/sub.
+//
+// Owns: batching the messages for each destination node into PUBLISHes on the
+// destination's channel, per-link sequence numbers and their checks on receipt, the
+// bounds on batch and queued bytes, and proving the node's own subscription (explicit
+// SUBSCRIBE + a self-probe after every subscriber (re)connect, idle probes, subscriber
+// restart when a probe is lost). Redis pub/sub is at-most-once, so nothing is ever
+// replayed: every possible loss is declared as `linkLost` and the relay closes the
+// pairs that crossed that link (1012). Does not own the Redis connections (the caller
+// creates them with BUS_PUBLISHER_OPTIONS / BUS_SUBSCRIBER_OPTIONS and closes them).
+//
+// Link rules, per ordered pair of nodes (src → dst):
+//  - the sender numbers batches 1, 2, … within a link epoch; declaring the link lost
+//    (PUBLISH failed or reached nobody, queue bound, a gap it received, its own
+//    subscription lost) bumps the epoch, restarts at 1 and drops what was queued;
+//  - the receiver accepts seq = expected; seq < expected is a duplicate (dropped);
+//    seq > expected is a gap (declared lost locally, then resynced to that batch);
+//    an older epoch is stale (dropped); a newer epoch is the peer's own declaration
+//    (linkLost 'reset', not echoed back, so two nodes never ping-pong resets).
+import { EventEmitter } from 'node:events';
+import type { Redis, RedisOptions } from 'ioredis';
+import { decodeBatch, encodeBatch, encodeSelfProbe, headerBytes, messageBytes, MAX_MESSAGES_PER_BATCH, type BusMessage } from './bus-codec.js';
+
+/** Why a link was declared lost (a log/metric enum, never free text). */
+export type LinkLostReason =
+  | 'gap' // a batch from the peer was missed
+  | 'reset' // the peer declared the link lost and started a new epoch
+  | 'publish_failed' // PUBLISH to the peer errored (connection down, refused)
+  | 'not_subscribed' // PUBLISH reached no subscriber: the peer's channel is gone
+  | 'overflow' // more than maxQueuedBytes pending or in flight to the peer
+  | 'subscriber_lost' // this node's subscriber connection dropped
+  | 'probe_lost'; // this node's self-probe did not come back in time
+
+export type FlushPolicy = 'immediate' | 'tick' | 'adaptive';
+
+export interface FrameBusOptions {
+  /** This node's `<nodeId>:<incarnation>`. */
+  nodeRef: string;
+  /** The pub/sub channel of a node (keys.ts busChannel(prefix, nodeRef)). */
+  channelFor(nodeRef: string): string;
+  /** Commands connection for PUBLISH; created with BUS_PUBLISHER_OPTIONS. */
+  publisher: Redis;
+  /** Dedicated subscriber connection; created with BUS_SUBSCRIBER_OPTIONS. */
+  subscriber: Redis;
+  /** Largest PUBLISH payload; a single larger message goes alone. Default 128 KiB. */
+  maxBatchBytes?: number;
+  /** Bytes queued plus in flight per destination before its link is lost. Default 8 MiB. */
+  maxQueuedBytes?: number;
+  /** Probe the subscription when nothing arrived for this long. Default 5 s. */
+  probeIntervalMs?: number;
+  /** A probe not back within this → restart the subscriber. Default 2 s. */
+  probeTimeoutMs?: number;
+  /** Peers whose link state is kept; batches from further unknown sources are foreign. Default 1024. */
+  maxPeers?: number;
+  /** When queued messages are published (decision 0018). Default 'immediate'. */
+  flush?: FlushPolicy;
+}
+
+/**
+ * Publisher: no offline queue and no resend after a reconnect — a frame published late
+ * or twice is worse than a link reset, so a failed PUBLISH fails at once and is declared.
+ */
+export const BUS_PUBLISHER_OPTIONS: Partial<RedisOptions> = {
+  enableOfflineQueue: false,
+  autoResendUnfulfilledCommands: false,
+  maxRetriesPerRequest: 0,
+  keepAlive: 10_000,
+};
+
+/** Subscriber: the library may resubscribe, but the bus subscribes and proves it itself. */
+export const BUS_SUBSCRIBER_OPTIONS: Partial<RedisOptions> = {
+  autoResubscribe: true,
+  keepAlive: 10_000,
+  maxRetriesPerRequest: null,
+};
+
+/**
+ * Counters read at scrape time by the metrics module, one plain field per series
+ * (`pyrycode_relay_cluster_bus_<field in snake_case>_total`, direction as a label where
+ * there are in/out pairs). One add per batch or message; nothing per byte.
+ */
+export class BusCounters {
+  batchesOut = 0;
+  batchesIn = 0;
+  messagesOut = 0;
+  messagesIn = 0;
+  /** frameToPhone / frameToBinary / closeDirective-with-frame messages. */
+  framesOut = 0;
+  framesIn = 0;
+  bytesOut = 0;
+  bytesIn = 0;
+  /** Batches received after a missing one. */
+  gaps = 0;
+  /** Batches dropped as a duplicate or of a stale link epoch. */
+  duplicates = 0;
+  /** Payloads on the channel that are not a valid batch. */
+  malformed = 0;
+  /** Valid batches addressed to another node, or a probe from another node. */
+  foreign = 0;
+  publishFailures = 0;
+  /** PUBLISHes that reached no subscriber. */
+  publishUnheard = 0;
+  /** Messages refused because their destination's queue bound was reached. */
+  overflows = 0;
+  linksLost = 0;
+  probesSent = 0;
+  probesLost = 0;
+  /** Explicit SUBSCRIBEs after a subscriber (re)connect. */
+  subscribes = 0;
+}
+
+/** Series names for BusCounters fields, for the metrics module. */
+export const BUS_SERIES = {
+  batches: 'pyrycode_relay_cluster_bus_batches_total',
+  messages: 'pyrycode_relay_cluster_bus_messages_total',
+  frames: 'pyrycode_relay_cluster_bus_frames_total',
+  bytes: 'pyrycode_relay_cluster_bus_bytes_total',
+  gaps: 'pyrycode_relay_cluster_bus_gaps_total',
+  duplicates: 'pyrycode_relay_cluster_bus_duplicates_total',
+  malformed: 'pyrycode_relay_cluster_bus_malformed_total',
+  foreign: 'pyrycode_relay_cluster_bus_foreign_total',
+  publishFailures: 'pyrycode_relay_cluster_bus_publish_failures_total',
+  publishUnheard: 'pyrycode_relay_cluster_bus_publish_unheard_total',
+  overflows: 'pyrycode_relay_cluster_bus_overflows_total',
+  linksLost: 'pyrycode_relay_cluster_bus_links_lost_total',
+  probesSent: 'pyrycode_relay_cluster_bus_probes_sent_total',
+  probesLost: 'pyrycode_relay_cluster_bus_probes_lost_total',
+  subscribes: 'pyrycode_relay_cluster_bus_subscribes_total',
+} as const;
+
+interface BusEvents {
+  message: [src: string, msg: BusMessage];
+  linkLost: [peer: string, reason: LinkLostReason];
+  ready: [];
+  notReady: [];
+}
+
+/** Sending side of one link. */
+class TxLink {
+  epoch = 1;
+  /** Last seq used in this epoch. */
+  seq = 0;
+  pending: BusMessage[] = [];
+  pendingBytes = 0;
+  inflightBytes = 0;
+  queued = false;
+  /** Reset and nothing accepted since: a further refusal needs no new declaration. */
+  fresh = false;
+  constructor(
+    readonly peer: string,
+    readonly channel: string,
+  ) {}
+}
+
+/** Receiving side of one link. */
+interface RxLink {
+  epoch: number;
+  next: number;
+  /** This node declared the link lost itself: accept the next batch at any later seq. */
+  resync: boolean;
+}
+
+const U32 = 0x1_0000_0000;
+const DEFAULT_BATCH = 128 * 1024;
+const DEFAULT_QUEUED = 8 * 1024 * 1024;
+/** Flushes closer together than this count as busy for the adaptive policy. */
+const BUSY_GAP_MS = 0.05;
+
+/** Whether link epoch `a` is newer than `b` in u32 serial arithmetic. */
+function newer(a: number, b: number): boolean {
+  const d = (a - b + U32) % U32;
+  return d !== 0 && d < U32 / 2;
+}
+
+export class FrameBus extends EventEmitter<BusEvents> {
+  readonly counters = new BusCounters();
+  readonly nodeRef: string;
+  private readonly channel: string;
+  private readonly channelBuf: Buffer;
+  private readonly publisher: Redis;
+  private readonly subscriber: Redis;
+  private readonly channelFor: (nodeRef: string) => string;
+  private readonly maxBatchBytes: number;
+  private readonly maxQueuedBytes: number;
+  private readonly probeIntervalMs: number;
+  private readonly probeTimeoutMs: number;
+  private readonly policy: FlushPolicy;
+  private readonly maxPeers: number;
+
+  private readonly tx = new Map<string, TxLink>();
+  private readonly rx = new Map<string, RxLink>();
+  private readonly dirty: TxLink[] = [];
+  private flushScheduled = false;
+  private lastFlushAt = 0;
+
+  private ready = false;
+  /** All links were declared lost and nothing has been received since. */
+  private allLostDeclared = true;
+  private probeNonce = 0;
+  private probePending: number | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lastRxAt = 0;
+  private stopped = false;
+
+  private readonly onSubReady = (): void => void this.subscribeAndProbe();
+  private readonly onSubClose = (): void => this.subscriptionLost('subscriber_lost');
+  private readonly onSubMessage = (channel: Buffer, payload: Buffer): void => this.receive(channel, payload);
+  private readonly onRedisError = (): void => undefined; // reported by the connection owner; never a crash
+  private readonly flushBound = (): void => this.flush();
+
+  constructor(opts: FrameBusOptions) {
+    super();
+    this.nodeRef = opts.nodeRef;
+    this.channelFor = opts.channelFor;
+    this.channel = opts.channelFor(opts.nodeRef);
+    this.channelBuf = Buffer.from(this.channel, 'latin1');
+    this.publisher = opts.publisher;
+    this.subscriber = opts.subscriber;
+    this.maxBatchBytes = opts.maxBatchBytes ?? DEFAULT_BATCH;
+    this.maxQueuedBytes = opts.maxQueuedBytes ?? DEFAULT_QUEUED;
+    this.probeIntervalMs = opts.probeIntervalMs ?? 5000;
+    this.probeTimeoutMs = opts.probeTimeoutMs ?? 2000;
+    this.policy = opts.flush ?? 'immediate';
+    this.maxPeers = opts.maxPeers ?? 1024;
+  }
+
+  /** Starts listening; `ready` follows once the node's own subscription is proven. */
+  start(): void {
+    this.subscriber.on('ready', this.onSubReady);
+    this.subscriber.on('close', this.onSubClose);
+    this.subscriber.on('messageBuffer', this.onSubMessage);
+    this.subscriber.on('error', this.onRedisError);
+    this.publisher.on('error', this.onRedisError);
+    this.idleTimer = setInterval(() => this.idleProbe(), Math.max(10, this.probeIntervalMs >> 1));
+    this.idleTimer.unref();
+    if (this.subscriber.status === 'ready') void this.subscribeAndProbe();
+  }
+
+  /** Stops timers and listeners; the connections stay the caller's to close. */
+  stop(): void {
+    this.stopped = true;
+    this.subscriber.off('ready', this.onSubReady);
+    this.subscriber.off('close', this.onSubClose);
+    this.subscriber.off('messageBuffer', this.onSubMessage);
+    this.subscriber.off('error', this.onRedisError);
+    this.publisher.off('error', this.onRedisError);
+    clearInterval(this.idleTimer);
+    clearTimeout(this.probeTimer);
+    this.probePending = undefined;
+    this.ready = false;
+  }
+
+  /** Whether this node's subscription is proven (a self-probe came back since the last loss). */
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /**
+   * Queues `msg` for node `dst`; it leaves with everything else queued for `dst` in this
+   * event-loop turn. False when the destination's bound was reached: the message is
+   * dropped and the link declared lost (linkLost follows on the next tick).
+   */
+  send(dst: string, msg: BusMessage): boolean {
+    let l = this.tx.get(dst);
+    if (l === undefined) {
+      l = new TxLink(dst, this.channelFor(dst));
+      this.tx.set(dst, l);
+    }
+    const n = messageBytes(msg);
+    if (l.pendingBytes + l.inflightBytes + n > this.maxQueuedBytes) {
+      this.counters.overflows++;
+      if (!l.fresh) {
+        this.resetTx(l);
+        // Deferred: the caller may be iterating its pairs when it sends.
+        process.nextTick(() => this.lost(dst, 'overflow'));
+      }
+      return false;
+    }
+    l.fresh = false;
+    l.pending.push(msg);
+    l.pendingBytes += n;
+    if (!l.queued) {
+      l.queued = true;
+      this.dirty.push(l);
+      if (!this.flushScheduled) this.scheduleFlush();
+    }
+    return true;
+  }
+
+  /** Forgets a peer that left the cluster (reaped), so its link state does not linger. */
+  forget(peer: string): void {
+    const l = this.tx.get(peer);
+    if (l !== undefined) {
+      l.pending = [];
+      l.pendingBytes = 0;
+      this.tx.delete(peer);
+    }
+    this.rx.delete(peer);
+  }
+
+  private scheduleFlush(): void {
+    this.flushScheduled = true;
+    if (this.policy === 'tick' || (this.policy === 'adaptive' && performance.now() - this.lastFlushAt >= BUSY_GAP_MS)) {
+      process.nextTick(this.flushBound);
+    } else {
+      setImmediate(this.flushBound);
+    }
+  }
+
+  /** Publishes everything queued: per destination, in order, in batches of ≤ maxBatchBytes. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.policy === 'adaptive') this.lastFlushAt = performance.now();
+    const links = this.dirty.splice(0);
+    for (const l of links) {
+      l.queued = false;
+      const msgs = l.pending;
+      if (msgs.length === 0) continue;
+      l.pending = [];
+      l.pendingBytes = 0;
+      const head = headerBytes(this.nodeRef, l.peer);
+      let from = 0;
+      while (from < msgs.length) {
+        let size = head + messageBytes(msgs[from]!);
+        let to = from + 1;
+        while (to < msgs.length && to - from < MAX_MESSAGES_PER_BATCH) {
+          const n = messageBytes(msgs[to]!);
+          if (size + n > this.maxBatchBytes) break;
+          size += n;
+          to++;
+        }
+        this.publishBatch(l, msgs, from, to, size);
+        from = to;
+      }
+    }
+  }
+
+  private publishBatch(l: TxLink, msgs: BusMessage[], from: number, to: number, size: number): void {
+    const epoch = l.epoch;
+    const seq = ++l.seq;
+    const payload = encodeBatch({ src: this.nodeRef, dst: l.peer, linkEpoch: epoch, seq }, msgs, from, to, size);
+    const c = this.counters;
+    c.batchesOut++;
+    c.messagesOut += to - from;
+    c.bytesOut += size;
+    for (let i = from; i < to; i++) {
+      const m = msgs[i]!;
+      if (m.kind === 'frameToPhone' || m.kind === 'frameToBinary' || (m.kind === 'closeDirective' && m.frame !== undefined)) c.framesOut++;
+    }
+    l.inflightBytes += size;
+    this.publisher.publish(l.channel, payload, (err, heard) => {
+      l.inflightBytes -= size;
+      if (err) {
+        c.publishFailures++;
+        if (l.epoch === epoch) {
+          this.resetTx(l);
+          this.lost(l.peer, 'publish_failed');
+        }
+      } else if (heard === 0) {
+        c.publishUnheard++;
+        if (l.epoch === epoch) {
+          this.resetTx(l);
+          this.lost(l.peer, 'not_subscribed');
+        }
+      }
+    });
+  }
+
+  /** Starts a new epoch on a link (the peer sees a reset) and drops what was queued. */
+  private resetTx(l: TxLink): void {
+    l.epoch = (l.epoch + 1) % U32 || 1;
+    l.seq = 0;
+    l.pending = [];
+    l.pendingBytes = 0;
+    l.fresh = true;
+  }
+
+  private lost(peer: string, reason: LinkLostReason): void {
+    this.counters.linksLost++;
+    this.emit('linkLost', peer, reason);
+  }
+
+  /** This node detected a loss on the link from `peer`: declare it and tell the peer. */
+  private lostLocally(peer: string, reason: LinkLostReason): void {
+    let l = this.tx.get(peer);
+    if (l === undefined) {
+      // Never sent to it: start at epoch 2 so the peer's first batch from us reads as a reset.
+      l = new TxLink(peer, this.channelFor(peer));
+      this.tx.set(peer, l);
+    }
+    this.resetTx(l);
+    this.lost(peer, reason);
+  }
+
+  private receive(channel: Buffer, payload: Buffer): void {
+    if (this.stopped) return;
+    const c = this.counters;
+    c.bytesIn += payload.length;
+    if (!channel.equals(this.channelBuf)) {
+      c.foreign++;
+      return;
+    }
+    const d = decodeBatch(payload);
+    if (!d.ok) {
+      c.malformed++;
+      return;
+    }
+    const b = d.batch;
+    if (b.dst !== this.nodeRef) {
+      c.foreign++;
+      return;
+    }
+    this.lastRxAt = performance.now();
+    if (b.seq === 0) {
+      const m = b.messages[0]!;
+      if (b.src !== this.nodeRef || m.kind !== 'selfProbe') c.foreign++;
+      else this.probeReturned(m.nonce);
+      return;
+    }
+    let r = this.rx.get(b.src);
+    if (r === undefined) {
+      if (this.rx.size >= this.maxPeers) {
+        c.foreign++; // bounded state, whatever someone PUBLISHes
+        return;
+      }
+      r = { epoch: b.linkEpoch, next: 1, resync: false };
+      this.rx.set(b.src, r);
+      // A link that starts past epoch 1 was reset by the peer before we heard from it.
+      if (b.linkEpoch !== 1 && b.seq === 1) this.lost(b.src, 'reset');
+    } else if (b.linkEpoch !== r.epoch) {
+      if (!newer(b.linkEpoch, r.epoch)) {
+        c.duplicates++;
+        return;
+      }
+      // The peer declared this link lost: close our side; its new epoch starts at 1.
+      r.epoch = b.linkEpoch;
+      r.next = 1;
+      r.resync = false;
+      if (b.seq === 1) this.lost(b.src, 'reset');
+    }
+    if (b.seq < r.next) {
+      c.duplicates++;
+      return;
+    }
+    if (b.seq > r.next && !r.resync) {
+      c.gaps++;
+      this.lostLocally(b.src, 'gap');
+    }
+    r.next = b.seq + 1;
+    r.resync = false;
+    this.allLostDeclared = false;
+    c.batchesIn++;
+    const msgs = b.messages;
+    c.messagesIn += msgs.length;
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i]!;
+      if (m.kind === 'selfProbe') continue; // only valid at seq 0, see decodeBatch
+      if (m.kind === 'frameToPhone' || m.kind === 'frameToBinary' || (m.kind === 'closeDirective' && m.frame !== undefined)) c.framesIn++;
+      this.emit('message', b.src, m);
+    }
+  }
+
+  private async subscribeAndProbe(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      // Never trust the library's resubscription alone (cluster-notes rule 2).
+      await this.subscriber.subscribe(this.channel);
+      this.counters.subscribes++;
+    } catch {
+      return; // the connection dropped again; its next 'ready' retries
+    }
+    this.sendProbe();
+  }
+
+  private sendProbe(): void {
+    if (this.stopped || this.probePending !== undefined) return;
+    const nonce = (this.probeNonce = (this.probeNonce + 1) >>> 0);
+    this.probePending = nonce;
+    this.counters.probesSent++;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(() => this.probeTimedOut(nonce), this.probeTimeoutMs);
+    this.probeTimer.unref();
+    this.publisher.publish(this.channel, encodeSelfProbe(this.nodeRef, nonce), (err) => {
+      // The publisher is down: that proves nothing about the subscription. Retry later.
+      if (err && this.probePending === nonce) {
+        clearTimeout(this.probeTimer);
+        this.probePending = undefined;
+      }
+    });
+  }
+
+  private probeReturned(nonce: number): void {
+    if (nonce !== this.probePending) return;
+    clearTimeout(this.probeTimer);
+    this.probePending = undefined;
+    this.allLostDeclared = false;
+    if (!this.ready) {
+      this.ready = true;
+      this.emit('ready');
+    }
+  }
+
+  private probeTimedOut(nonce: number): void {
+    if (this.stopped || nonce !== this.probePending) return;
+    this.probePending = undefined;
+    this.counters.probesLost++;
+    this.subscriptionLost('probe_lost');
+    // A connection that looks alive but delivers nothing: drop it and reconnect.
+    this.subscriber.disconnect(true);
+  }
+
+  private idleProbe(): void {
+    if (this.stopped || this.probePending !== undefined || this.subscriber.status !== 'ready') return;
+    if (!this.ready || performance.now() - this.lastRxAt >= this.probeIntervalMs) this.sendProbe();
+  }
+
+  /** The node's subscription may have missed messages: every link of this node is lost. */
+  private subscriptionLost(reason: LinkLostReason): void {
+    if (this.stopped) return;
+    clearTimeout(this.probeTimer);
+    this.probePending = undefined;
+    if (this.ready) {
+      this.ready = false;
+      this.emit('notReady');
+    }
+    if (this.allLostDeclared) return;
+    this.allLostDeclared = true;
+    const peers = new Set<string>([...this.tx.keys(), ...this.rx.keys()]);
+    for (const r of this.rx.values()) r.resync = true;
+    for (const peer of peers) this.lostLocally(peer, reason);
+  }
+}

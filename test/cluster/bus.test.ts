@@ -1,0 +1,358 @@
+// Black-box tests of the frame bus against a real redis-server: two bus instances, each
+// with its own publisher and subscriber connection, stand for two nodes. Faults are real:
+// the server is restarted empty, pub/sub clients are killed, a subscription is dropped
+// behind the bus's back, garbage and forged batches are PUBLISHed by a raw client.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { BUS_PUBLISHER_OPTIONS, BUS_SUBSCRIBER_OPTIONS, FrameBus, type FrameBusOptions, type LinkLostReason } from '../../src/cluster/bus.js';
+import { encodeBatch, headerBytes, messageBytes, type BusMessage } from '../../src/cluster/bus-codec.js';
+import { RedisServer } from '../helpers/redis.js';
+
+const PREFIX = 'bustest';
+const channelFor = (ref: string): string => `${PREFIX}:bus:${ref}`;
+
+interface Node {
+  bus: FrameBus;
+  pub: Redis;
+  sub: Redis;
+  got: { src: string; msg: BusMessage }[];
+  lost: { peer: string; reason: LinkLostReason }[];
+  readies: number;
+  notReadies: number;
+}
+
+let redis: RedisServer;
+const nodes: Node[] = [];
+let seq = 0;
+
+function connect(opts: object): Redis {
+  return new Redis(redis.port, '127.0.0.1', { ...opts, retryStrategy: () => 50, lazyConnect: false });
+}
+
+async function startNode(name: string, opts: Partial<FrameBusOptions> = {}): Promise<Node> {
+  const pub = connect(BUS_PUBLISHER_OPTIONS);
+  const sub = connect(BUS_SUBSCRIBER_OPTIONS);
+  const bus = new FrameBus({ nodeRef: `${name}:${(++seq).toString(16)}`, channelFor, publisher: pub, subscriber: sub, probeIntervalMs: 60_000, ...opts });
+  const n: Node = { bus, pub, sub, got: [], lost: [], readies: 0, notReadies: 0 };
+  bus.on('message', (src, msg) => n.got.push({ src, msg }));
+  bus.on('linkLost', (peer, reason) => n.lost.push({ peer, reason }));
+  bus.on('ready', () => n.readies++);
+  bus.on('notReady', () => n.notReadies++);
+  nodes.push(n);
+  bus.start();
+  await waitFor(() => bus.isReady, 'bus ready');
+  return n;
+}
+
+async function waitFor(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+function frameMsg(i: number, size = 16): BusMessage {
+  const frame = Buffer.alloc(size, 0x61);
+  frame.writeUInt32BE(i, 0);
+  return { kind: 'frameToBinary', serverId: 'srv one', epoch: 7, connId: 'client-srv one-0000abcd', frame };
+}
+
+const indexOf = (m: BusMessage): number => (m.kind === 'frameToBinary' ? m.frame.readUInt32BE(0) : -1);
+
+async function publishCalls(): Promise<number> {
+  const info = await redis.command('INFO', 'commandstats');
+  const m = /cmdstat_publish:calls=(\d+)/.exec(info);
+  return m === null ? 0 : Number(m[1]);
+}
+
+/** A raw batch as anyone who can PUBLISH could craft it. */
+function crafted(src: string, dst: string, linkEpoch: number, s: number, messages: BusMessage[]): Buffer {
+  let size = headerBytes(src, dst);
+  for (const m of messages) size += messageBytes(m);
+  return encodeBatch({ src, dst, linkEpoch, seq: s }, messages, 0, messages.length, size);
+}
+
+before(async () => {
+  redis = await RedisServer.start();
+});
+
+afterEach(() => {
+  for (const n of nodes.splice(0)) {
+    n.bus.stop();
+    n.pub.disconnect();
+    n.sub.disconnect();
+  }
+});
+
+after(async () => {
+  await redis.stop();
+});
+
+describe('frame bus', () => {
+  test('delivers many batches in order between two nodes, both ways', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b');
+    const N = 3000;
+    for (let i = 0; i < N; i++) {
+      a.bus.send(b.bus.nodeRef, frameMsg(i, 16 + (i % 700)));
+      b.bus.send(a.bus.nodeRef, frameMsg(i));
+      if (i % 37 === 0) await turn();
+    }
+    await waitFor(() => b.got.length === N && a.got.length === N, 'all messages');
+    assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [...Array(N).keys()]);
+    assert.deepEqual(a.got.map((g) => indexOf(g.msg)), [...Array(N).keys()]);
+    assert.ok(b.got.every((g) => g.src === a.bus.nodeRef));
+    assert.equal(b.got[5]!.msg.kind === 'frameToBinary' && b.got[5]!.msg.frame.length, 16 + 5);
+    assert.deepEqual(a.lost, []);
+    assert.deepEqual(b.lost, []);
+    assert.equal(b.bus.counters.gaps, 0);
+    assert.equal(b.bus.counters.messagesIn, N);
+    assert.equal(b.bus.counters.framesIn, N);
+    assert.ok(a.bus.counters.batchesOut < N / 10, `batched: ${a.bus.counters.batchesOut} publishes`);
+    assert.equal(a.bus.counters.batchesOut, b.bus.counters.batchesIn);
+    assert.ok(b.bus.counters.bytesIn > a.bus.counters.bytesOut && a.bus.counters.bytesOut > N * 16);
+  });
+
+  test('every message kind crosses the bus intact', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b');
+    const slot = { serverId: '{weird} *id: 1', epoch: 2 ** 40 };
+    const connId = 'client-{weird} *id: 1-89abcdef';
+    const msgs: BusMessage[] = [
+      { kind: 'phoneJoin', ...slot, connId },
+      { kind: 'frameToBinary', ...slot, connId, frame: Buffer.from('{"a":1}') },
+      { kind: 'frameToPhone', ...slot, connId, frame: Buffer.from('{"b":2}') },
+      { kind: 'pause', ...slot },
+      { kind: 'resume', ...slot },
+      { kind: 'closeDirective', ...slot, connId, code: 4401, frame: Buffer.from('{"bye":1}') },
+      { kind: 'closeDirective', ...slot, connId, code: 1000, frame: undefined },
+      { kind: 'phoneLeave', ...slot, connId, code: 1001 },
+      { kind: 'evict', ...slot, connId: undefined, code: 4404, reason: 1 },
+      { kind: 'evict', ...slot, connId, code: 1012, reason: 4 },
+      { kind: 'probeRequest', ...slot, requestId: 42 },
+      { kind: 'probeAnswer', ...slot, requestId: 42, alive: true },
+    ];
+    for (const m of msgs) a.bus.send(b.bus.nodeRef, m);
+    await waitFor(() => b.got.length === msgs.length, 'all kinds');
+    assert.deepEqual(
+      b.got.map((g) => g.msg),
+      msgs,
+    );
+  });
+
+  test('all messages for one destination in one turn leave in one PUBLISH; big ones are split in order', async () => {
+    const a = await startNode('a', { maxBatchBytes: 128 * 1024 });
+    const b = await startNode('b');
+    const c = await startNode('c');
+    await redis.command('CONFIG', 'RESETSTAT');
+    for (let i = 0; i < 200; i++) {
+      a.bus.send(b.bus.nodeRef, frameMsg(i, 100));
+      a.bus.send(c.bus.nodeRef, frameMsg(i, 100));
+    }
+    await waitFor(() => b.got.length === 200 && c.got.length === 200, '200 messages each');
+    assert.equal(await publishCalls(), 2, 'one PUBLISH per destination');
+
+    await redis.command('CONFIG', 'RESETSTAT');
+    const before = b.got.length;
+    for (let i = 0; i < 10; i++) a.bus.send(b.bus.nodeRef, frameMsg(i, 50 * 1024));
+    await waitFor(() => b.got.length === before + 10, '10 big messages');
+    assert.equal(await publishCalls(), 5, 'two 50 KiB frames per 128 KiB batch');
+    assert.deepEqual(b.got.slice(before).map((g) => indexOf(g.msg)), [...Array(10).keys()]);
+    assert.deepEqual(b.lost, []);
+  });
+
+  test('a gap in a link is declared lost; duplicates and stale epochs are dropped and counted', async () => {
+    const b = await startNode('b');
+    const raw = connect({});
+    try {
+      const ch = channelFor(b.bus.nodeRef);
+      const x = 'node-x:abc';
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 1, [frameMsg(1)]));
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 3, [frameMsg(3)])); // 2 is missing
+      await waitFor(() => b.got.length === 2, 'two batches');
+      assert.deepEqual(b.lost, [{ peer: x, reason: 'gap' }]);
+      assert.equal(b.bus.counters.gaps, 1);
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 3, [frameMsg(33)])); // duplicate
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 2, [frameMsg(22)])); // late
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 4, [frameMsg(4)]));
+      await waitFor(() => b.got.length === 3, 'the next batch');
+      assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [1, 3, 4]);
+      assert.equal(b.bus.counters.duplicates, 2);
+      // The peer starts a new epoch: the link is reset (not a gap), old-epoch batches are stale.
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 2, 1, [frameMsg(100)]));
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 5, [frameMsg(5)]));
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 2, 2, [frameMsg(101)]));
+      await waitFor(() => b.got.length === 5, 'the new epoch');
+      assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [1, 3, 4, 100, 101]);
+      assert.deepEqual(b.lost, [{ peer: x, reason: 'gap' }, { peer: x, reason: 'reset' }]);
+      assert.equal(b.bus.counters.duplicates, 3);
+      assert.equal(b.bus.counters.gaps, 1);
+      // A first contact that does not start at 1 is a gap too.
+      await raw.publish(ch, crafted('node-y:1', b.bus.nodeRef, 1, 9, [frameMsg(9)]));
+      await waitFor(() => b.lost.length === 3, 'first-contact gap');
+      assert.deepEqual(b.lost[2], { peer: 'node-y:1', reason: 'gap' });
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  test('a gap seen by the receiver resets the link back to the sender', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b');
+    const raw = connect({});
+    try {
+      a.bus.send(b.bus.nodeRef, frameMsg(1));
+      await waitFor(() => b.got.length === 1, 'first');
+      // Forge a batch far ahead on the a→b link: b declares a gap and resets b→a.
+      await raw.publish(channelFor(b.bus.nodeRef), crafted(a.bus.nodeRef, b.bus.nodeRef, 1, 50, [frameMsg(50)]));
+      await waitFor(() => b.lost.length === 1, 'gap at b');
+      assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'gap' }]);
+      b.bus.send(a.bus.nodeRef, frameMsg(7));
+      await waitFor(() => a.lost.length === 1 && a.got.length === 1, 'reset at a');
+      assert.deepEqual(a.lost, [{ peer: b.bus.nodeRef, reason: 'reset' }]);
+      await turn();
+      assert.equal(b.lost.length, 1, 'a reset is never echoed back');
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  test('publishing to a node that is not subscribed declares the link lost', async () => {
+    const a = await startNode('a');
+    a.bus.send('ghost:dead', frameMsg(1));
+    a.bus.send('ghost:dead', frameMsg(2));
+    await waitFor(() => a.lost.length === 1, 'link lost');
+    assert.deepEqual(a.lost, [{ peer: 'ghost:dead', reason: 'not_subscribed' }]);
+    assert.equal(a.bus.counters.publishUnheard, 1);
+  });
+
+  test('garbage and foreign batches on the channel are dropped and counted; the real link is untouched', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b');
+    const raw = connect({});
+    try {
+      const ch = channelFor(b.bus.nodeRef);
+      a.bus.send(b.bus.nodeRef, frameMsg(0));
+      await waitFor(() => b.got.length === 1, 'first');
+      await raw.publish(ch, Buffer.from('{"conn_id":"client-x-00000000","frame":{}}'));
+      await raw.publish(ch, Buffer.from([0x50, 0x42, 1, 0, 0xff, 0xff]));
+      await raw.publish(ch, 'hello');
+      // Valid-looking, but addressed to another node.
+      await raw.publish(ch, crafted(a.bus.nodeRef, 'other:1', 1, 2, [frameMsg(666)]));
+      // A self-probe claiming to come from someone else.
+      const probe = crafted('evil:1', 'evil:1', 0, 0, [{ kind: 'selfProbe', nonce: 1 }]);
+      await raw.publish(ch, probe);
+      // A self-probe naming another node as its source.
+      await raw.publish(ch, crafted('evil:1', b.bus.nodeRef, 0, 0, [{ kind: 'selfProbe', nonce: 1 }]));
+      await waitFor(() => b.bus.counters.malformed === 4 && b.bus.counters.foreign === 2, 'counted');
+      assert.equal(b.got.length, 1);
+      for (let i = 1; i <= 5; i++) a.bus.send(b.bus.nodeRef, frameMsg(i));
+      await waitFor(() => b.got.length === 6, 'traffic continues');
+      assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [0, 1, 2, 3, 4, 5]);
+      assert.deepEqual(b.lost, []);
+      // A well-formed batch from an unknown node naming some server-id/epoch reaches the
+      // relay tagged with its source; the relay drops it (no such slot or a stale epoch).
+      await raw.publish(ch, crafted('intruder:1', b.bus.nodeRef, 1, 1, [{ kind: 'pause', serverId: 'not-mine', epoch: 1 }]));
+      await waitFor(() => b.got.length === 7, 'forged message surfaced');
+      assert.deepEqual(b.got[6], { src: 'intruder:1', msg: { kind: 'pause', serverId: 'not-mine', epoch: 1 } });
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  test('queued bytes per destination are bounded: within a turn and while Redis does not answer', async () => {
+    const a = await startNode('a', { maxQueuedBytes: 64 * 1024 });
+    const b = await startNode('b');
+    // 1078 bytes a message: the 61st passes 64 KiB, so the 60 queued are dropped with
+    // the link, and the 39 after it start the link's next epoch.
+    const refused: number[] = [];
+    for (let i = 0; i < 100; i++) if (!a.bus.send(b.bus.nodeRef, frameMsg(i, 1024))) refused.push(i);
+    assert.deepEqual(refused, [60]);
+    assert.equal(a.bus.counters.overflows, 1);
+    assert.equal(a.lost.length, 0, 'declared on the next tick, not inside send()');
+    await waitFor(() => a.lost.length === 1, 'overflow declared');
+    assert.deepEqual(a.lost[0], { peer: b.bus.nodeRef, reason: 'overflow' });
+    await waitFor(() => b.got.length === 39, 'the messages after the overflow');
+    assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [...Array(39).keys()].map((i) => i + 61));
+    assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'reset' }], 'b learns its side of the link is gone');
+    // Redis frozen: PUBLISHes stay in flight and count against the bound across turns.
+    const lostBefore = a.lost.length;
+    redis.pause();
+    try {
+      let refused = -1;
+      for (let i = 0; i < 200 && refused < 0; i++) {
+        if (!a.bus.send(b.bus.nodeRef, frameMsg(i, 1024))) refused = i;
+        await turn();
+      }
+      assert.ok(refused > 50 && refused < 70, `refused at ${refused}`);
+      await waitFor(() => a.lost.length > lostBefore, 'overflow while frozen');
+      assert.equal(a.lost[lostBefore]!.reason, 'overflow');
+      // Still frozen: further sends are refused, without a new declaration each.
+      for (let i = 0; i < 5; i++) assert.equal(a.bus.send(b.bus.nodeRef, frameMsg(i, 1024)), false);
+      await turn();
+      assert.equal(a.lost.length, lostBefore + 1);
+    } finally {
+      redis.resume();
+    }
+  });
+
+  test('Redis restart: the bus re-subscribes, proves it, declares its links lost, and traffic resumes', async () => {
+    const a = await startNode('a', { probeIntervalMs: 200, probeTimeoutMs: 500 });
+    const b = await startNode('b', { probeIntervalMs: 200, probeTimeoutMs: 500 });
+    a.bus.send(b.bus.nodeRef, frameMsg(1));
+    b.bus.send(a.bus.nodeRef, frameMsg(1));
+    await waitFor(() => b.got.length === 1 && a.got.length === 1, 'before');
+    const subsBefore = b.bus.counters.subscribes;
+    await redis.restart(200);
+    await waitFor(() => a.notReadies === 1 && b.notReadies === 1, 'not ready');
+    await waitFor(() => a.bus.isReady && b.bus.isReady, 'ready again');
+    assert.equal(b.readies, 2);
+    assert.ok(b.bus.counters.subscribes > subsBefore);
+    // The proof: Redis (a new, empty server) has the channel subscribed again.
+    const numsub = await redis.command('PUBSUB', 'NUMSUB', channelFor(b.bus.nodeRef));
+    assert.match(numsub, /:1\r\n$/);
+    assert.deepEqual(a.lost, [{ peer: b.bus.nodeRef, reason: 'subscriber_lost' }]);
+    assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'subscriber_lost' }]);
+    for (let i = 2; i <= 50; i++) a.bus.send(b.bus.nodeRef, frameMsg(i));
+    await waitFor(() => b.got.length === 50, 'traffic resumed');
+    assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [...Array(50).keys()].map((i) => i + 1));
+    // a's new epoch tells b its side of the link was reset; nothing is counted as a gap.
+    assert.equal(b.lost.at(-1)!.reason, 'reset');
+    assert.equal(b.bus.counters.gaps, 0);
+  });
+
+  test('CLIENT KILL TYPE pubsub: detected, re-subscribed, links lost, traffic resumes', async () => {
+    const a = await startNode('a', { probeIntervalMs: 200, probeTimeoutMs: 500 });
+    const b = await startNode('b', { probeIntervalMs: 200, probeTimeoutMs: 500 });
+    a.bus.send(b.bus.nodeRef, frameMsg(1));
+    await waitFor(() => b.got.length === 1, 'before');
+    const killed = await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    assert.match(killed, /^:2\r\n/);
+    await waitFor(() => b.notReadies === 1, 'b not ready');
+    await waitFor(() => a.bus.isReady && b.bus.isReady, 'ready again');
+    assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'subscriber_lost' }]);
+    assert.deepEqual(a.lost, [{ peer: b.bus.nodeRef, reason: 'subscriber_lost' }]);
+    for (let i = 2; i <= 20; i++) a.bus.send(b.bus.nodeRef, frameMsg(i));
+    await waitFor(() => b.got.length === 20, 'traffic resumed');
+    assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [...Array(20).keys()].map((i) => i + 1));
+  });
+
+  test('a subscription lost on a live connection is caught by the idle probe and restored', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b', { probeIntervalMs: 100, probeTimeoutMs: 300 });
+    a.bus.send(b.bus.nodeRef, frameMsg(1));
+    await waitFor(() => b.got.length === 1, 'before');
+    // The connection stays up and answers pings, but no longer gets publishes.
+    await b.sub.unsubscribe(channelFor(b.bus.nodeRef));
+    await waitFor(() => b.bus.counters.probesLost === 1, 'probe lost');
+    assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'probe_lost' }]);
+    await waitFor(() => b.bus.isReady, 'ready again');
+    assert.equal(b.readies, 2);
+    a.bus.send(b.bus.nodeRef, frameMsg(2));
+    await waitFor(() => b.got.length === 2, 'traffic resumed');
+  });
+});
