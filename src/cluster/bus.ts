@@ -7,8 +7,9 @@
 // SUBSCRIBE + a self-probe after every subscriber (re)connect, idle probes, subscriber
 // restart when a probe is lost). Redis pub/sub is at-most-once, so nothing is ever
 // replayed: every possible loss is declared as `linkLost` and the relay closes the
-// pairs that crossed that link (1012). Does not own the Redis connections (the caller
-// creates them with BUS_PUBLISHER_OPTIONS / BUS_SUBSCRIBER_OPTIONS and closes them).
+// pairs that crossed that link (1012). Does not own the Redis connections: the caller
+// creates them with redis-client.ts (roles 'bus-pub' and 'bus-sub'), handles their
+// errors and closes them.
 //
 // Link rules, per ordered pair of nodes (src → dst):
 //  - the sender numbers batches 1, 2, … within a link epoch; declaring the link lost
@@ -19,7 +20,7 @@
 //    an older epoch is stale (dropped); a newer epoch is the peer's own declaration
 //    (linkLost 'reset', not echoed back, so two nodes never ping-pong resets).
 import { EventEmitter } from 'node:events';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { decodeBatch, encodeBatch, encodeSelfProbe, headerBytes, messageBytes, MAX_MESSAGES_PER_BATCH, type BusMessage } from './bus-codec.js';
 
 /** Why a link was declared lost (a log/metric enum, never free text). */
@@ -37,11 +38,11 @@ export type FlushPolicy = 'immediate' | 'tick' | 'adaptive';
 export interface FrameBusOptions {
   /** This node's `<nodeId>:<incarnation>`. */
   nodeRef: string;
-  /** The pub/sub channel of a node (keys.ts busChannel(prefix, nodeRef)). */
+  /** The pub/sub channel of a node (ClusterKeys.busChannel). */
   channelFor(nodeRef: string): string;
-  /** Commands connection for PUBLISH; created with BUS_PUBLISHER_OPTIONS. */
+  /** PUBLISH connection, role 'bus-pub': no offline queue, no resend (a late frame is worse than a reset). */
   publisher: Redis;
-  /** Dedicated subscriber connection; created with BUS_SUBSCRIBER_OPTIONS. */
+  /** Dedicated subscriber connection, role 'bus-sub'. */
   subscriber: Redis;
   /** Largest PUBLISH payload; a single larger message goes alone. Default 128 KiB. */
   maxBatchBytes?: number;
@@ -56,24 +57,6 @@ export interface FrameBusOptions {
   /** When queued messages are published (decision 0018). Default 'immediate'. */
   flush?: FlushPolicy;
 }
-
-/**
- * Publisher: no offline queue and no resend after a reconnect — a frame published late
- * or twice is worse than a link reset, so a failed PUBLISH fails at once and is declared.
- */
-export const BUS_PUBLISHER_OPTIONS: Partial<RedisOptions> = {
-  enableOfflineQueue: false,
-  autoResendUnfulfilledCommands: false,
-  maxRetriesPerRequest: 0,
-  keepAlive: 10_000,
-};
-
-/** Subscriber: the library may resubscribe, but the bus subscribes and proves it itself. */
-export const BUS_SUBSCRIBER_OPTIONS: Partial<RedisOptions> = {
-  autoResubscribe: true,
-  keepAlive: 10_000,
-  maxRetriesPerRequest: null,
-};
 
 /**
  * Counters read at scrape time by the metrics module, one plain field per series
@@ -207,7 +190,6 @@ export class FrameBus extends EventEmitter<BusEvents> {
   private readonly onSubReady = (): void => void this.subscribeAndProbe();
   private readonly onSubClose = (): void => this.subscriptionLost('subscriber_lost');
   private readonly onSubMessage = (channel: Buffer, payload: Buffer): void => this.receive(channel, payload);
-  private readonly onRedisError = (): void => undefined; // reported by the connection owner; never a crash
   private readonly flushBound = (): void => this.flush();
 
   constructor(opts: FrameBusOptions) {
@@ -231,8 +213,6 @@ export class FrameBus extends EventEmitter<BusEvents> {
     this.subscriber.on('ready', this.onSubReady);
     this.subscriber.on('close', this.onSubClose);
     this.subscriber.on('messageBuffer', this.onSubMessage);
-    this.subscriber.on('error', this.onRedisError);
-    this.publisher.on('error', this.onRedisError);
     this.idleTimer = setInterval(() => this.idleProbe(), Math.max(10, this.probeIntervalMs >> 1));
     this.idleTimer.unref();
     if (this.subscriber.status === 'ready') void this.subscribeAndProbe();
@@ -244,8 +224,6 @@ export class FrameBus extends EventEmitter<BusEvents> {
     this.subscriber.off('ready', this.onSubReady);
     this.subscriber.off('close', this.onSubClose);
     this.subscriber.off('messageBuffer', this.onSubMessage);
-    this.subscriber.off('error', this.onRedisError);
-    this.publisher.off('error', this.onRedisError);
     clearInterval(this.idleTimer);
     clearTimeout(this.probeTimer);
     this.probePending = undefined;

@@ -5,12 +5,14 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { BUS_PUBLISHER_OPTIONS, BUS_SUBSCRIBER_OPTIONS, FrameBus, type FrameBusOptions, type LinkLostReason } from '../../src/cluster/bus.js';
+import { FrameBus, type FrameBusOptions, type LinkLostReason } from '../../src/cluster/bus.js';
+import { clusterKeys, newIncarnation, nodeRef } from '../../src/cluster/keys.js';
+import { createRedis, type RedisRole } from '../../src/cluster/redis-client.js';
 import { encodeBatch, headerBytes, messageBytes, type BusMessage } from '../../src/cluster/bus-codec.js';
 import { RedisServer } from '../helpers/redis.js';
 
-const PREFIX = 'bustest';
-const channelFor = (ref: string): string => `${PREFIX}:bus:${ref}`;
+const keys = clusterKeys('bustest');
+const channelFor = (ref: string): string => keys.busChannel(ref);
 
 interface Node {
   bus: FrameBus;
@@ -24,16 +26,18 @@ interface Node {
 
 let redis: RedisServer;
 const nodes: Node[] = [];
-let seq = 0;
 
-function connect(opts: object): Redis {
-  return new Redis(redis.port, '127.0.0.1', { ...opts, retryStrategy: () => 50, lazyConnect: false });
+/** A connection configured exactly as a node's, for one role. */
+function connect(role: RedisRole): Redis {
+  const r = createRedis({ host: '127.0.0.1', port: redis.port, db: 0, tls: false }, role, () => undefined);
+  r.connect().catch(() => undefined);
+  return r;
 }
 
 async function startNode(name: string, opts: Partial<FrameBusOptions> = {}): Promise<Node> {
-  const pub = connect(BUS_PUBLISHER_OPTIONS);
-  const sub = connect(BUS_SUBSCRIBER_OPTIONS);
-  const bus = new FrameBus({ nodeRef: `${name}:${(++seq).toString(16)}`, channelFor, publisher: pub, subscriber: sub, probeIntervalMs: 60_000, ...opts });
+  const pub = connect('bus-pub');
+  const sub = connect('bus-sub');
+  const bus = new FrameBus({ nodeRef: nodeRef(name, newIncarnation()), channelFor, publisher: pub, subscriber: sub, probeIntervalMs: 60_000, ...opts });
   const n: Node = { bus, pub, sub, got: [], lost: [], readies: 0, notReadies: 0 };
   bus.on('message', (src, msg) => n.got.push({ src, msg }));
   bus.on('linkLost', (peer, reason) => n.lost.push({ peer, reason }));
@@ -167,7 +171,7 @@ describe('frame bus', () => {
 
   test('a gap in a link is declared lost; duplicates and stale epochs are dropped and counted', async () => {
     const b = await startNode('b');
-    const raw = connect({});
+    const raw = connect('registry');
     try {
       const ch = channelFor(b.bus.nodeRef);
       const x = 'node-x:abc';
@@ -203,7 +207,7 @@ describe('frame bus', () => {
   test('a gap seen by the receiver resets the link back to the sender', async () => {
     const a = await startNode('a');
     const b = await startNode('b');
-    const raw = connect({});
+    const raw = connect('registry');
     try {
       a.bus.send(b.bus.nodeRef, frameMsg(1));
       await waitFor(() => b.got.length === 1, 'first');
@@ -233,7 +237,7 @@ describe('frame bus', () => {
   test('garbage and foreign batches on the channel are dropped and counted; the real link is untouched', async () => {
     const a = await startNode('a');
     const b = await startNode('b');
-    const raw = connect({});
+    const raw = connect('registry');
     try {
       const ch = channelFor(b.bus.nodeRef);
       a.bus.send(b.bus.nodeRef, frameMsg(0));
