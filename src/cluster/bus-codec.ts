@@ -110,6 +110,7 @@ const TWO32 = 0x1_0000_0000;
 /** Largest value of the hi word that keeps hi·2³² + lo a safe integer. */
 const MAX_HI = 0x1fffff;
 const FLAG_HAS_FRAME = 1;
+const KIND_ID: Readonly<Record<BusMessage['kind'], number>> = MsgKind;
 
 // Which optional fields each kind uses (index = kind id).
 const USES_CONN = [false, true, true, true, true, true, true, false, false, false, false, false];
@@ -160,10 +161,18 @@ export function encodeBatch(h: BatchHeader, messages: readonly BusMessage[], fro
   out[18] = h.src.length;
   out[19] = h.dst.length;
   let at = BATCH_HEADER_BYTES;
-  at += out.write(h.src, at, 'latin1');
-  at += out.write(h.dst, at, 'latin1');
+  at = writeAscii(out, at, h.src);
+  at = writeAscii(out, at, h.dst);
   for (let i = from; i < to; i++) at = writeMessage(out, at, messages[i]!);
   return out;
+}
+
+/** Short ASCII strings: a byte loop beats Buffer#write's call overhead several times. */
+function writeAscii(out: Buffer, at: number, s: string): number {
+  const n = s.length;
+  if (n > 64) return at + out.write(s, at, 'latin1');
+  for (let i = 0; i < n; i++) out[at + i] = s.charCodeAt(i);
+  return at + n;
 }
 
 function writeMessage(out: Buffer, at: number, m: BusMessage): number {
@@ -217,19 +226,39 @@ function writeMessage(out: Buffer, at: number, m: BusMessage): number {
     sid = m.serverId;
     epoch = m.epoch;
   }
-  out[at] = MsgKind[m.kind];
-  out[at + 1] = flags;
-  out.writeUInt16BE(code, at + 2);
-  out.writeUInt32BE(Math.floor(epoch / TWO32), at + 4);
-  out.writeUInt32BE(epoch >>> 0, at + 8);
-  out.writeUInt32BE(aux >>> 0, at + 12);
-  out.writeUInt16BE(sid.length, at + 16);
-  out.writeUInt16BE(cid.length, at + 18);
+  // Byte stores: several times cheaper than the bounds-checked writeUInt*BE calls.
+  const hi = epoch > 0xffffffff ? Math.floor(epoch / TWO32) : 0;
+  const lo = epoch >>> 0;
+  const slen = sid.length;
+  const clen = cid.length;
   const flen = frame === undefined ? 0 : frame.length;
-  out.writeUInt32BE(flen, at + 20);
+  out[at] = KIND_ID[m.kind];
+  out[at + 1] = flags;
+  out[at + 2] = code >>> 8;
+  out[at + 3] = code;
+  out[at + 4] = hi >>> 24;
+  out[at + 5] = hi >>> 16;
+  out[at + 6] = hi >>> 8;
+  out[at + 7] = hi;
+  out[at + 8] = lo >>> 24;
+  out[at + 9] = lo >>> 16;
+  out[at + 10] = lo >>> 8;
+  out[at + 11] = lo;
+  out[at + 12] = aux >>> 24;
+  out[at + 13] = aux >>> 16;
+  out[at + 14] = aux >>> 8;
+  out[at + 15] = aux;
+  out[at + 16] = slen >>> 8;
+  out[at + 17] = slen;
+  out[at + 18] = clen >>> 8;
+  out[at + 19] = clen;
+  out[at + 20] = flen >>> 24;
+  out[at + 21] = flen >>> 16;
+  out[at + 22] = flen >>> 8;
+  out[at + 23] = flen;
   at += MESSAGE_HEADER_BYTES;
-  if (sid.length > 0) at += out.write(sid, at, 'latin1');
-  if (cid.length > 0) at += out.write(cid, at, 'latin1');
+  at = writeAscii(out, at, sid);
+  at = writeAscii(out, at, cid);
   if (frame !== undefined) {
     out.set(frame, at);
     at += flen;
