@@ -19,6 +19,7 @@
 //    seq > expected is a gap (declared lost locally, then resynced to that batch);
 //    an older epoch is stale (dropped); a newer epoch is the peer's own declaration
 //    (linkLost 'reset', not echoed back, so two nodes never ping-pong resets).
+import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { decodeBatch, encodeBatch, encodeSelfProbe, headerBytes, messageBytes, MAX_MESSAGES_PER_BATCH, type BusMessage } from './bus-codec.js';
@@ -125,6 +126,8 @@ class TxLink {
   /** Last seq used in this epoch. */
   seq = 0;
   pending: BusMessage[] = [];
+  /** messageBytes of each pending message, computed once in send(). */
+  sizes: number[] = [];
   pendingBytes = 0;
   inflightBytes = 0;
   queued = false;
@@ -156,6 +159,10 @@ function newer(a: number, b: number): boolean {
   return d !== 0 && d < U32 / 2;
 }
 
+function carriesFrame(m: BusMessage): boolean {
+  return m.kind === 'frameToPhone' || m.kind === 'frameToBinary' || (m.kind === 'closeDirective' && m.frame !== undefined);
+}
+
 export class FrameBus extends EventEmitter<BusEvents> {
   readonly counters = new BusCounters();
   readonly nodeRef: string;
@@ -180,7 +187,6 @@ export class FrameBus extends EventEmitter<BusEvents> {
   private ready = false;
   /** All links were declared lost and nothing has been received since. */
   private allLostDeclared = true;
-  private probeNonce = 0;
   private probePending: number | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -258,6 +264,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     }
     l.fresh = false;
     l.pending.push(msg);
+    l.sizes.push(n);
     l.pendingBytes += n;
     if (!l.queued) {
       l.queued = true;
@@ -272,6 +279,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     const l = this.tx.get(peer);
     if (l !== undefined) {
       l.pending = [];
+      l.sizes = [];
       l.pendingBytes = 0;
       this.tx.delete(peer);
     }
@@ -295,20 +303,18 @@ export class FrameBus extends EventEmitter<BusEvents> {
     for (const l of links) {
       l.queued = false;
       const msgs = l.pending;
+      const sizes = l.sizes;
       if (msgs.length === 0) continue;
       l.pending = [];
+      l.sizes = [];
       l.pendingBytes = 0;
       const head = headerBytes(this.nodeRef, l.peer);
       let from = 0;
       while (from < msgs.length) {
-        let size = head + messageBytes(msgs[from]!);
+        // At least one message per batch; a message larger than the bound goes alone.
+        let size = head + sizes[from]!;
         let to = from + 1;
-        while (to < msgs.length && to - from < MAX_MESSAGES_PER_BATCH) {
-          const n = messageBytes(msgs[to]!);
-          if (size + n > this.maxBatchBytes) break;
-          size += n;
-          to++;
-        }
+        while (to < msgs.length && to - from < MAX_MESSAGES_PER_BATCH && size + sizes[to]! <= this.maxBatchBytes) size += sizes[to++]!;
         this.publishBatch(l, msgs, from, to, size);
         from = to;
       }
@@ -323,10 +329,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     c.batchesOut++;
     c.messagesOut += to - from;
     c.bytesOut += size;
-    for (let i = from; i < to; i++) {
-      const m = msgs[i]!;
-      if (m.kind === 'frameToPhone' || m.kind === 'frameToBinary' || (m.kind === 'closeDirective' && m.frame !== undefined)) c.framesOut++;
-    }
+    for (let i = from; i < to; i++) if (carriesFrame(msgs[i]!)) c.framesOut++;
     l.inflightBytes += size;
     this.publisher.publish(l.channel, payload, (err, heard) => {
       l.inflightBytes -= size;
@@ -351,6 +354,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     l.epoch = (l.epoch + 1) % U32 || 1;
     l.seq = 0;
     l.pending = [];
+    l.sizes = [];
     l.pendingBytes = 0;
     l.fresh = true;
   }
@@ -435,7 +439,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i]!;
       if (m.kind === 'selfProbe') continue; // only valid at seq 0, see decodeBatch
-      if (m.kind === 'frameToPhone' || m.kind === 'frameToBinary' || (m.kind === 'closeDirective' && m.frame !== undefined)) c.framesIn++;
+      if (carriesFrame(m)) c.framesIn++;
       this.emit('message', b.src, m);
     }
   }
@@ -454,7 +458,8 @@ export class FrameBus extends EventEmitter<BusEvents> {
 
   private sendProbe(): void {
     if (this.stopped || this.probePending !== undefined) return;
-    const nonce = (this.probeNonce = (this.probeNonce + 1) >>> 0);
+    // Random, so a self-probe forged by another publisher cannot prove anything.
+    const nonce = randomInt(0, 0xffffffff);
     this.probePending = nonce;
     this.counters.probesSent++;
     clearTimeout(this.probeTimer);

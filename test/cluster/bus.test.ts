@@ -225,6 +225,23 @@ describe('frame bus', () => {
     }
   });
 
+  test('link state is bounded: sources past maxPeers are foreign; forget() drops a peer', async () => {
+    const b = await startNode('b', { maxPeers: 2 });
+    const raw = connect('registry');
+    try {
+      const ch = channelFor(b.bus.nodeRef);
+      for (const src of ['p1:1', 'p2:1', 'p3:1']) await raw.publish(ch, crafted(src, b.bus.nodeRef, 1, 1, [frameMsg(1)]));
+      await waitFor(() => b.got.length === 2 && b.bus.counters.foreign === 1, 'two peers kept, one refused');
+      assert.deepEqual(b.got.map((g) => g.src), ['p1:1', 'p2:1']);
+      b.bus.forget('p1:1');
+      await raw.publish(ch, crafted('p3:1', b.bus.nodeRef, 1, 1, [frameMsg(1)]));
+      await waitFor(() => b.got.length === 3, 'room after forget');
+      assert.deepEqual(b.lost, []);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
   test('publishing to a node that is not subscribed declares the link lost', async () => {
     const a = await startNode('a');
     a.bus.send('ghost:dead', frameMsg(1));
