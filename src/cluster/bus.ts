@@ -60,9 +60,8 @@ export interface FrameBusOptions {
 }
 
 /**
- * Counters read at scrape time by the metrics module, one plain field per series
- * (`pyrycode_relay_cluster_bus_<field in snake_case>_total`, direction as a label where
- * there are in/out pairs). One add per batch or message; nothing per byte.
+ * Counters read at scrape time by bus-metrics.ts (`pyrycode_relay_cluster_bus_*`):
+ * plain fields, one add per batch or message, nothing per byte.
  */
 export class BusCounters {
   batchesOut = 0;
@@ -87,31 +86,20 @@ export class BusCounters {
   publishUnheard = 0;
   /** Messages refused because their destination's queue bound was reached. */
   overflows = 0;
-  linksLost = 0;
+  readonly linksLost: Record<LinkLostReason, number> = {
+    gap: 0,
+    reset: 0,
+    publish_failed: 0,
+    not_subscribed: 0,
+    overflow: 0,
+    subscriber_lost: 0,
+    probe_lost: 0,
+  };
   probesSent = 0;
   probesLost = 0;
   /** Explicit SUBSCRIBEs after a subscriber (re)connect. */
   subscribes = 0;
 }
-
-/** Series names for BusCounters fields, for the metrics module. */
-export const BUS_SERIES = {
-  batches: 'pyrycode_relay_cluster_bus_batches_total',
-  messages: 'pyrycode_relay_cluster_bus_messages_total',
-  frames: 'pyrycode_relay_cluster_bus_frames_total',
-  bytes: 'pyrycode_relay_cluster_bus_bytes_total',
-  gaps: 'pyrycode_relay_cluster_bus_gaps_total',
-  duplicates: 'pyrycode_relay_cluster_bus_duplicates_total',
-  malformed: 'pyrycode_relay_cluster_bus_malformed_total',
-  foreign: 'pyrycode_relay_cluster_bus_foreign_total',
-  publishFailures: 'pyrycode_relay_cluster_bus_publish_failures_total',
-  publishUnheard: 'pyrycode_relay_cluster_bus_publish_unheard_total',
-  overflows: 'pyrycode_relay_cluster_bus_overflows_total',
-  linksLost: 'pyrycode_relay_cluster_bus_links_lost_total',
-  probesSent: 'pyrycode_relay_cluster_bus_probes_sent_total',
-  probesLost: 'pyrycode_relay_cluster_bus_probes_lost_total',
-  subscribes: 'pyrycode_relay_cluster_bus_subscribes_total',
-} as const;
 
 interface BusEvents {
   message: [src: string, msg: BusMessage];
@@ -360,7 +348,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
   }
 
   private lost(peer: string, reason: LinkLostReason): void {
-    this.counters.linksLost++;
+    this.counters.linksLost[reason]++;
     this.emit('linkLost', peer, reason);
   }
 

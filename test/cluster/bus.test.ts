@@ -10,6 +10,8 @@ import { clusterKeys, newIncarnation, nodeRef } from '../../src/cluster/keys.js'
 import { createRedis, type RedisRole } from '../../src/cluster/redis-client.js';
 import { encodeBatch, headerBytes, messageBytes, type BusMessage } from '../../src/cluster/bus-codec.js';
 import { RedisServer } from '../helpers/redis.js';
+import { Registry } from 'prom-client';
+import { registerBusMetrics } from '../../src/cluster/bus-metrics.js';
 
 const keys = clusterKeys('bustest');
 const channelFor = (ref: string): string => keys.busChannel(ref);
@@ -119,6 +121,33 @@ describe('frame bus', () => {
     assert.ok(a.bus.counters.batchesOut < N / 10, `batched: ${a.bus.counters.batchesOut} publishes`);
     assert.equal(a.bus.counters.batchesOut, b.bus.counters.batchesIn);
     assert.ok(b.bus.counters.bytesIn > a.bus.counters.bytesOut && a.bus.counters.bytesOut > N * 16);
+  });
+
+  test('metrics: the counters are exported as pyrycode_relay_cluster_bus_* series at scrape time', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b');
+    const reg = new Registry();
+    registerBusMetrics(reg, b.bus);
+    const zero = await reg.metrics();
+    assert.match(zero, /^pyrycode_relay_cluster_bus_links_lost_total\{reason="probe_lost"\} 0$/m);
+    assert.match(zero, /^pyrycode_relay_cluster_bus_ready 1$/m);
+    for (let i = 0; i < 10; i++) a.bus.send(b.bus.nodeRef, frameMsg(i));
+    a.bus.send('ghost:000000000000', frameMsg(0));
+    await waitFor(() => b.got.length === 10, 'ten');
+    const raw = connect('registry');
+    await raw.publish(channelFor(b.bus.nodeRef), 'garbage');
+    await raw.publish(channelFor(b.bus.nodeRef), crafted(a.bus.nodeRef, b.bus.nodeRef, 1, 5, [frameMsg(5)]));
+    raw.disconnect();
+    await waitFor(() => b.got.length === 11, 'gapped batch');
+    const text = await reg.metrics();
+    assert.match(text, /^pyrycode_relay_cluster_bus_messages_total\{direction="in"\} 11$/m);
+    assert.match(text, /^pyrycode_relay_cluster_bus_frames_total\{direction="in"\} 11$/m);
+    assert.match(text, /^pyrycode_relay_cluster_bus_batches_total\{direction="in"\} 2$/m);
+    assert.match(text, /^pyrycode_relay_cluster_bus_malformed_total 1$/m);
+    assert.match(text, /^pyrycode_relay_cluster_bus_gaps_total 1$/m);
+    assert.match(text, /^pyrycode_relay_cluster_bus_links_lost_total\{reason="gap"\} 1$/m);
+    assert.match(await reg.metrics(), /^pyrycode_relay_cluster_bus_gaps_total 1$/m, 'a second scrape does not double count');
+    for (const secret of ['ghost', a.bus.nodeRef, b.bus.nodeRef, 'srv one', 'client-']) assert.ok(!text.includes(secret), `series never name ${secret}`);
   });
 
   test('every message kind crosses the bus intact', async () => {
