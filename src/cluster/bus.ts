@@ -173,15 +173,22 @@ export class FrameBus extends EventEmitter<BusEvents> {
   private lastFlushAt = 0;
 
   private ready = false;
-  /** All links were declared lost and nothing has been received since. */
-  private allLostDeclared = true;
+  /**
+   * The subscriber was ready since the last all-links declaration, so a drop now may
+   * have lost messages. Keeps failed reconnect attempts (each a 'close') from
+   * re-declaring, yet a second drop after a reconnect is always declared.
+   */
+  private subscribedSinceDeclared = false;
   private probePending: number | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastRxAt = 0;
   private stopped = false;
 
-  private readonly onSubReady = (): void => void this.subscribeAndProbe();
+  private readonly onSubReady = (): void => {
+    this.subscribedSinceDeclared = true;
+    void this.subscribeAndProbe();
+  };
   private readonly onSubClose = (): void => this.subscriptionLost('subscriber_lost');
   private readonly onSubMessage = (channel: Buffer, payload: Buffer): void => this.receive(channel, payload);
   private readonly flushBound = (): void => this.flush();
@@ -209,7 +216,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     this.subscriber.on('messageBuffer', this.onSubMessage);
     this.idleTimer = setInterval(() => this.idleProbe(), Math.max(10, this.probeIntervalMs >> 1));
     this.idleTimer.unref();
-    if (this.subscriber.status === 'ready') void this.subscribeAndProbe();
+    if (this.subscriber.status === 'ready') this.onSubReady();
   }
 
   /** Stops timers and listeners; the connections stay the caller's to close. */
@@ -235,6 +242,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
    * dropped and the link declared lost (linkLost follows on the next tick).
    */
   send(dst: string, msg: BusMessage): boolean {
+    if (this.stopped) return false;
     let l = this.tx.get(dst);
     if (l === undefined) {
       l = new TxLink(dst, this.channelFor(dst));
@@ -420,7 +428,6 @@ export class FrameBus extends EventEmitter<BusEvents> {
     }
     r.next = b.seq + 1;
     r.resync = false;
-    this.allLostDeclared = false;
     c.batchesIn++;
     const msgs = b.messages;
     c.messagesIn += msgs.length;
@@ -466,7 +473,6 @@ export class FrameBus extends EventEmitter<BusEvents> {
     if (nonce !== this.probePending) return;
     clearTimeout(this.probeTimer);
     this.probePending = undefined;
-    this.allLostDeclared = false;
     if (!this.ready) {
       this.ready = true;
       this.emit('ready');
@@ -496,8 +502,8 @@ export class FrameBus extends EventEmitter<BusEvents> {
       this.ready = false;
       this.emit('notReady');
     }
-    if (this.allLostDeclared) return;
-    this.allLostDeclared = true;
+    if (!this.subscribedSinceDeclared) return;
+    this.subscribedSinceDeclared = false;
     const peers = new Set<string>([...this.tx.keys(), ...this.rx.keys()]);
     for (const r of this.rx.values()) r.resync = true;
     for (const peer of peers) this.lostLocally(peer, reason);

@@ -389,6 +389,12 @@ describe('frame bus', () => {
     for (let i = 2; i <= 20; i++) a.bus.send(b.bus.nodeRef, frameMsg(i));
     await waitFor(() => b.got.length === 20, 'traffic resumed');
     assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [...Array(20).keys()].map((i) => i + 1));
+    // A second kill after the reconnect is a second loss, declared again.
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await waitFor(() => b.notReadies === 2 && b.bus.isReady, 'b back after the second kill');
+    assert.deepEqual(b.lost.filter((l) => l.reason === 'subscriber_lost').length, 2);
+    a.bus.send(b.bus.nodeRef, frameMsg(21));
+    await waitFor(() => b.got.length === 21, 'traffic after the second kill');
   });
 
   test('a subscription lost on a live connection is caught by the idle probe and restored', async () => {
