@@ -195,6 +195,14 @@ describe('frame bus', () => {
     await waitFor(() => b.got.length === before + 10, '10 big messages');
     assert.equal(await publishCalls(), 5, 'two 50 KiB frames per 128 KiB batch');
     assert.deepEqual(b.got.slice(before).map((g) => indexOf(g.msg)), [...Array(10).keys()]);
+    // A message larger than the batch bound goes alone, between its neighbours.
+    await redis.command('CONFIG', 'RESETSTAT');
+    a.bus.send(b.bus.nodeRef, frameMsg(1, 100));
+    a.bus.send(b.bus.nodeRef, frameMsg(2, 256 * 1024));
+    a.bus.send(b.bus.nodeRef, frameMsg(3, 100));
+    await waitFor(() => b.got.length === before + 13, 'the big one');
+    assert.equal(await publishCalls(), 3);
+    assert.deepEqual(b.got.slice(before + 10).map((g) => indexOf(g.msg)), [1, 2, 3]);
     assert.deepEqual(b.lost, []);
   });
 
@@ -278,6 +286,25 @@ describe('frame bus', () => {
     await waitFor(() => a.lost.length === 1, 'link lost');
     assert.deepEqual(a.lost, [{ peer: 'ghost:dead', reason: 'not_subscribed' }]);
     assert.equal(a.bus.counters.publishUnheard, 1);
+  });
+
+  test('a PUBLISH that fails (publisher connection dropped) declares the link lost; the link recovers', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b');
+    a.bus.send(b.bus.nodeRef, frameMsg(1));
+    await waitFor(() => b.got.length === 1, 'first');
+    const id = String(await a.pub.client('ID'));
+    await redis.command('CLIENT', 'KILL', 'ID', id);
+    await waitFor(() => a.pub.status !== 'ready', 'publisher dropped');
+    a.bus.send(b.bus.nodeRef, frameMsg(2)); // no offline queue: fails at once, never sent late
+    await waitFor(() => a.lost.length === 1, 'publish failure declared');
+    assert.deepEqual(a.lost, [{ peer: b.bus.nodeRef, reason: 'publish_failed' }]);
+    assert.equal(a.bus.counters.publishFailures, 1);
+    await waitFor(() => a.pub.status === 'ready', 'publisher back');
+    a.bus.send(b.bus.nodeRef, frameMsg(3));
+    await waitFor(() => b.got.length === 2, 'after');
+    assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [1, 3]);
+    assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'reset' }], 'b learns of the loss from the new epoch');
   });
 
   test('garbage and foreign batches on the channel are dropped and counted; the real link is untouched', async () => {
