@@ -316,7 +316,8 @@ export function decodeBatch(b: Buffer): DecodeResult {
   at += srcLen;
   const dst = b.toString('latin1', at, at + dstLen);
   at += dstLen;
-  if (count === 0) return fail('count');
+  // Before allocating: a forged count cannot make a short payload cost 64 Ki slots.
+  if (count === 0 || count * MESSAGE_HEADER_BYTES > len - at) return fail('count');
   if (seq === 0 && (count !== 1 || linkEpoch !== 0 || src !== dst)) return fail('probe');
   const messages: BusMessage[] = new Array<BusMessage>(count);
   for (let i = 0; i < count; i++) {
