@@ -98,7 +98,7 @@ for (const [label, size] of [['1 KiB', 1024], ['64 KiB', 65536]] as const) {
   const encode = (): Buffer => {
     let size = headerBytes(src, dst);
     for (const m of msgs) size += messageBytes(m);
-    return encodeBatch({ src, dst, linkEpoch: 1, seq: 42 }, msgs, 0, msgs.length, size);
+    return encodeBatch({ src, dst, linkEpoch: 1, seq: 42, flags: 0 }, msgs, 0, msgs.length, size);
   };
   const batch = encode();
   const concat = (): number => Buffer.concat(frames).length;

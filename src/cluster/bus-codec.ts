@@ -8,12 +8,14 @@
 // or forged batch either fails with a typed reason or means exactly what its bytes say.
 // Pure functions; decodeBatch never throws on any input.
 //
-// Batch:   magic "PB" | version u8 | flags u8 (0) | linkEpoch u32 | seq hi u32 | seq lo u32
+// Batch:   magic "PB" | version u8 | flags u8 | linkEpoch u32 | seq hi u32 | seq lo u32
 //          | count u16 | srcLen u8 | dstLen u8 | src | dst | count × message
 // Message: kind u8 | flags u8 | code u16 | epoch hi u32 | epoch lo u32 | aux u32
 //          | sidLen u16 | cidLen u16 | frameLen u32 | sid | cid | frame
 // All integers big-endian. seq 0 marks an unsequenced self-probe batch (src = dst, one
-// self-probe message); every other batch has seq ≥ 1.
+// self-probe message); every other batch has seq ≥ 1. Batch flags (LinkFlag) say why a
+// link epoch began; only the first batch of an epoch (seq 1) may carry no message, to
+// announce the new epoch.
 
 export const MsgKind = {
   frameToPhone: 1,
@@ -62,6 +64,14 @@ export type BusMessage =
   /** The bus's own subscription proof; never delivered to the relay. */
   | { kind: 'selfProbe'; nonce: number };
 
+/** Batch flags: why the sender's current link epoch began (decision 0018). */
+export const LinkFlag = {
+  /** The sender lost messages from the receiver: start a new epoch toward the sender. */
+  restart: 1,
+  /** This epoch is the receiver's requested restart; the sender closed nothing new. */
+  answer: 2,
+} as const;
+
 export interface BatchHeader {
   /** Sender's nodeRef (`<nodeId>:<incarnation>`). */
   src: string;
@@ -71,6 +81,8 @@ export interface BatchHeader {
   linkEpoch: number;
   /** Per-link batch number from 1; 0 only on a self-probe batch. */
   seq: number;
+  /** LinkFlag bits. */
+  flags: number;
 }
 
 export interface Batch extends BatchHeader {
@@ -153,7 +165,7 @@ export function encodeBatch(h: BatchHeader, messages: readonly BusMessage[], fro
   out[0] = MAGIC0;
   out[1] = MAGIC1;
   out[2] = VERSION;
-  out[3] = 0;
+  out[3] = h.flags;
   out.writeUInt32BE(h.linkEpoch, 4);
   out.writeUInt32BE(Math.floor(h.seq / TWO32), 8);
   out.writeUInt32BE(h.seq >>> 0, 12);
@@ -269,7 +281,7 @@ function writeMessage(out: Buffer, at: number, m: BusMessage): number {
 /** Encodes a single self-probe batch (seq 0, src = dst = the node's own ref). */
 export function encodeSelfProbe(nodeRef: string, nonce: number): Buffer {
   const m: BusMessage = { kind: 'selfProbe', nonce };
-  return encodeBatch({ src: nodeRef, dst: nodeRef, linkEpoch: 0, seq: 0 }, [m], 0, 1, headerBytes(nodeRef, nodeRef) + MESSAGE_HEADER_BYTES);
+  return encodeBatch({ src: nodeRef, dst: nodeRef, linkEpoch: 0, seq: 0, flags: 0 }, [m], 0, 1, headerBytes(nodeRef, nodeRef) + MESSAGE_HEADER_BYTES);
 }
 
 /** nodeRef bytes: 1–255 of [A-Za-z0-9._:-]. */
@@ -301,7 +313,8 @@ export function decodeBatch(b: Buffer): DecodeResult {
   if (len < BATCH_HEADER_BYTES) return fail('short');
   if (b[0] !== MAGIC0 || b[1] !== MAGIC1) return fail('magic');
   if (b[2] !== VERSION) return fail('version');
-  if (b[3] !== 0) return fail('flags');
+  const flags = b[3]!;
+  if ((flags & ~3) !== 0) return fail('flags');
   const linkEpoch = b.readUInt32BE(4);
   const seqHi = b.readUInt32BE(8);
   if (seqHi > MAX_HI) return fail('field');
@@ -317,8 +330,8 @@ export function decodeBatch(b: Buffer): DecodeResult {
   const dst = b.toString('latin1', at, at + dstLen);
   at += dstLen;
   // Before allocating: a forged count cannot make a short payload cost 64 Ki slots.
-  if (count === 0 || count * MESSAGE_HEADER_BYTES > len - at) return fail('count');
-  if (seq === 0 && (count !== 1 || linkEpoch !== 0 || src !== dst)) return fail('probe');
+  if ((count === 0 && seq !== 1) || count * MESSAGE_HEADER_BYTES > len - at) return fail('count');
+  if (seq === 0 && (count !== 1 || linkEpoch !== 0 || flags !== 0 || src !== dst)) return fail('probe');
   const messages: BusMessage[] = new Array<BusMessage>(count);
   for (let i = 0; i < count; i++) {
     if (len - at < MESSAGE_HEADER_BYTES) return fail(at === len ? 'count' : 'short');
@@ -395,5 +408,5 @@ export function decodeBatch(b: Buffer): DecodeResult {
     }
   }
   if (at !== len) return fail('trailing');
-  return { ok: true, batch: { src, dst, linkEpoch, seq, messages } };
+  return { ok: true, batch: { src, dst, linkEpoch, seq, flags, messages } };
 }

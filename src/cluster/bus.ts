@@ -11,18 +11,20 @@
 // creates them with redis-client.ts (roles 'bus-pub' and 'bus-sub'), handles their
 // errors and closes them.
 //
-// Link rules, per ordered pair of nodes (src → dst):
-//  - the sender numbers batches 1, 2, … within a link epoch; declaring the link lost
-//    (PUBLISH failed or reached nobody, queue bound, a gap it received, its own
-//    subscription lost) bumps the epoch, restarts at 1 and drops what was queued;
-//  - the receiver accepts seq = expected; seq < expected is a duplicate (dropped);
-//    seq > expected is a gap (declared lost locally, then resynced to that batch);
-//    an older epoch is stale (dropped); a newer epoch is the peer's own declaration
-//    (linkLost 'reset', not echoed back, so two nodes never ping-pong resets).
+// Link rules, per ordered pair of nodes (src → dst), decision 0018:
+//  - the sender numbers batches 1, 2, … within a link epoch. Declaring the link lost
+//    bumps the epoch, restarts at 1, drops what was queued and announces the new
+//    epoch (an empty batch if nothing else goes), so the peer declares `reset`;
+//  - the receiver accepts seq = expected; lower is a duplicate, an older epoch stale
+//    (both dropped); higher is a gap. A gap or this node's own subscription loss means
+//    inbound messages were lost: the node declares the link lost, drops everything of
+//    the peer's current epoch and asks it (LinkFlag.restart) for a new one, which the
+//    peer starts with LinkFlag.answer. So no batch after a loss is ever accepted in the
+//    epoch the loss happened in, and a request or answer never triggers another.
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
-import { decodeBatch, encodeBatch, encodeSelfProbe, headerBytes, messageBytes, MAX_MESSAGES_PER_BATCH, type BusMessage } from './bus-codec.js';
+import { decodeBatch, encodeBatch, encodeSelfProbe, headerBytes, LinkFlag, messageBytes, MAX_MESSAGES_PER_BATCH, type BusMessage } from './bus-codec.js';
 
 /** Why a link was declared lost (a log/metric enum, never free text). */
 export type LinkLostReason =
@@ -121,6 +123,12 @@ class TxLink {
   queued = false;
   /** Reset and nothing accepted since: a further refusal needs no new declaration. */
   fresh = false;
+  /** LinkFlag bits of the current epoch, carried by each of its batches. */
+  flags = 0;
+  /** This node still needs the peer to restart its epoch toward us. */
+  needRestart = false;
+  /** The current epoch has not been announced (published) yet. */
+  unannounced = false;
   constructor(
     readonly peer: string,
     readonly channel: string,
@@ -131,8 +139,10 @@ class TxLink {
 interface RxLink {
   epoch: number;
   next: number;
-  /** This node declared the link lost itself: accept the next batch at any later seq. */
-  resync: boolean;
+  /** This node declared inbound loss: drop this epoch, wait for the peer's next one. */
+  awaiting: boolean;
+  /** This node asked the peer to restart and has not seen its answer yet. */
+  requested: boolean;
 }
 
 const U32 = 0x1_0000_0000;
@@ -252,7 +262,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     if (l.pendingBytes + l.inflightBytes + n > this.maxQueuedBytes) {
       this.counters.overflows++;
       if (!l.fresh) {
-        this.resetTx(l);
+        this.resetTx(l, 0);
         // Deferred: the caller may be iterating its pairs when it sends.
         process.nextTick(() => this.lost(dst, 'overflow'));
       }
@@ -300,7 +310,10 @@ export class FrameBus extends EventEmitter<BusEvents> {
       l.queued = false;
       const msgs = l.pending;
       const sizes = l.sizes;
-      if (msgs.length === 0) continue;
+      if (msgs.length === 0) {
+        if (l.unannounced && l.seq === 0) this.publishBatch(l, msgs, 0, 0, headerBytes(this.nodeRef, l.peer));
+        continue;
+      }
       l.pending = [];
       l.sizes = [];
       l.pendingBytes = 0;
@@ -320,7 +333,9 @@ export class FrameBus extends EventEmitter<BusEvents> {
   private publishBatch(l: TxLink, msgs: BusMessage[], from: number, to: number, size: number): void {
     const epoch = l.epoch;
     const seq = ++l.seq;
-    const payload = encodeBatch({ src: this.nodeRef, dst: l.peer, linkEpoch: epoch, seq }, msgs, from, to, size);
+    const flags = l.flags;
+    l.unannounced = false;
+    const payload = encodeBatch({ src: this.nodeRef, dst: l.peer, linkEpoch: epoch, seq, flags }, msgs, from, to, size);
     const c = this.counters;
     c.batchesOut++;
     c.messagesOut += to - from;
@@ -329,30 +344,59 @@ export class FrameBus extends EventEmitter<BusEvents> {
     l.inflightBytes += size;
     this.publisher.publish(l.channel, payload, (err, heard) => {
       l.inflightBytes -= size;
+      if (!err && heard !== 0 && (flags & LinkFlag.restart) !== 0) l.needRestart = false;
+      if ((err || heard === 0) && to === from && l.epoch === epoch && l.seq === 1) {
+        // An empty announcement lost nothing: announce again later (the idle timer),
+        // rather than declaring a loss per attempt while the peer is away.
+        if (err) c.publishFailures++;
+        else c.publishUnheard++;
+        l.seq = 0;
+        l.unannounced = true;
+        return;
+      }
       if (err) {
         c.publishFailures++;
         if (l.epoch === epoch) {
-          this.resetTx(l);
+          this.resetTx(l, 0);
           this.lost(l.peer, 'publish_failed');
         }
       } else if (heard === 0) {
         c.publishUnheard++;
         if (l.epoch === epoch) {
-          this.resetTx(l);
+          this.resetTx(l, 0);
           this.lost(l.peer, 'not_subscribed');
         }
       }
     });
   }
 
-  /** Starts a new epoch on a link (the peer sees a reset) and drops what was queued. */
-  private resetTx(l: TxLink): void {
+  /**
+   * Starts a new epoch on a link and drops what was queued. `flags` says why: 0 (this
+   * node dropped outbound messages), restart (it lost inbound ones) or answer (the
+   * peer asked). A restart request stays on every new epoch until one was heard.
+   */
+  private resetTx(l: TxLink, flags: number): void {
     l.epoch = (l.epoch + 1) % U32 || 1;
     l.seq = 0;
     l.pending = [];
     l.sizes = [];
     l.pendingBytes = 0;
     l.fresh = true;
+    if (flags & LinkFlag.restart) l.needRestart = true;
+    l.flags = (l.needRestart ? LinkFlag.restart : 0) | (flags & LinkFlag.answer);
+    l.unannounced = true;
+  }
+
+  /** Publishes an empty batch for every new epoch not announced yet (rate: the idle timer). */
+  private announce(): void {
+    if (!this.ready) return; // an answer must not arrive before our subscription does
+    for (const l of this.tx.values()) {
+      if (l.unannounced && l.seq === 0 && !l.queued) {
+        l.queued = true;
+        this.dirty.push(l);
+      }
+    }
+    if (this.dirty.length > 0 && !this.flushScheduled) this.scheduleFlush();
   }
 
   private lost(peer: string, reason: LinkLostReason): void {
@@ -360,15 +404,23 @@ export class FrameBus extends EventEmitter<BusEvents> {
     this.emit('linkLost', peer, reason);
   }
 
-  /** This node detected a loss on the link from `peer`: declare it and tell the peer. */
-  private lostLocally(peer: string, reason: LinkLostReason): void {
+  /** This node lost inbound messages from `peer`: declare, and ask it for a new epoch. */
+  private lostInbound(peer: string, reason: LinkLostReason): void {
     let l = this.tx.get(peer);
     if (l === undefined) {
-      // Never sent to it: start at epoch 2 so the peer's first batch from us reads as a reset.
       l = new TxLink(peer, this.channelFor(peer));
       this.tx.set(peer, l);
     }
-    this.resetTx(l);
+    this.resetTx(l, LinkFlag.restart);
+    const r = this.rx.get(peer);
+    if (r !== undefined) {
+      r.awaiting = true;
+      r.requested = true;
+    } else {
+      // Never heard from it: epoch 0 (never sent) so its next epoch reads as new, and
+      // its answer to our request is recognised as one.
+      this.rx.set(peer, { epoch: 0, next: 1, awaiting: false, requested: true });
+    }
     this.lost(peer, reason);
   }
 
@@ -398,36 +450,53 @@ export class FrameBus extends EventEmitter<BusEvents> {
       return;
     }
     let r = this.rx.get(b.src);
+    let newEpoch = false;
     if (r === undefined) {
       if (this.rx.size >= this.maxPeers) {
         c.foreign++; // bounded state, whatever someone PUBLISHes
         return;
       }
-      r = { epoch: b.linkEpoch, next: 1, resync: false };
+      r = { epoch: b.linkEpoch, next: 1, awaiting: false, requested: false };
       this.rx.set(b.src, r);
+      newEpoch = true;
       // A link that starts past epoch 1 was reset by the peer before we heard from it.
-      if (b.linkEpoch !== 1 && b.seq === 1) this.lost(b.src, 'reset');
+      if (b.linkEpoch !== 1 && b.seq === 1 && (b.flags & LinkFlag.answer) === 0) this.lost(b.src, 'reset');
     } else if (b.linkEpoch !== r.epoch) {
       if (!newer(b.linkEpoch, r.epoch)) {
         c.duplicates++;
         return;
       }
-      // The peer declared this link lost: close our side; its new epoch starts at 1.
+      const answered = r.requested && (b.flags & LinkFlag.answer) !== 0;
+      if (answered) r.requested = false;
       r.epoch = b.linkEpoch;
       r.next = 1;
-      r.resync = false;
-      if (b.seq === 1) this.lost(b.src, 'reset');
+      r.awaiting = false;
+      newEpoch = true;
+      // The peer declared this link lost: close our side (unless it only answers our request).
+      if (b.seq === 1 && !answered) this.lost(b.src, 'reset');
+    } else if (r.awaiting) {
+      c.duplicates++; // the epoch we lost messages in: nothing of it is trusted any more
+      return;
     }
     if (b.seq < r.next) {
       c.duplicates++;
       return;
     }
-    if (b.seq > r.next && !r.resync) {
+    if (b.seq > r.next) {
       c.gaps++;
-      this.lostLocally(b.src, 'gap');
+      this.lostInbound(b.src, 'gap');
+      this.announce();
+      return;
     }
     r.next = b.seq + 1;
-    r.resync = false;
+    if (newEpoch && (b.flags & LinkFlag.restart) !== 0) {
+      // The peer lost our messages: restart our epoch toward it, as an answer.
+      const l = this.tx.get(b.src);
+      if (l !== undefined) {
+        this.resetTx(l, LinkFlag.answer);
+        this.announce();
+      }
+    }
     c.batchesIn++;
     const msgs = b.messages;
     c.messagesIn += msgs.length;
@@ -476,6 +545,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     if (!this.ready) {
       this.ready = true;
       this.emit('ready');
+      this.announce();
     }
   }
 
@@ -489,6 +559,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
   }
 
   private idleProbe(): void {
+    this.announce(); // retries announcements whose PUBLISH failed, at this timer's pace
     if (this.stopped || this.probePending !== undefined || this.subscriber.status !== 'ready') return;
     if (!this.ready || performance.now() - this.lastRxAt >= this.probeIntervalMs) this.sendProbe();
   }
@@ -505,7 +576,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     if (!this.subscribedSinceDeclared) return;
     this.subscribedSinceDeclared = false;
     const peers = new Set<string>([...this.tx.keys(), ...this.rx.keys()]);
-    for (const r of this.rx.values()) r.resync = true;
-    for (const peer of peers) this.lostLocally(peer, reason);
+    // Announced (with the restart request) once the new subscription is proven.
+    for (const peer of peers) this.lostInbound(peer, reason);
   }
 }

@@ -51,14 +51,19 @@ export const arbSlotMessage: fc.Arbitrary<BusMessage> = fc
     );
   });
 
-/** A sequenced batch (seq ≥ 1) of 1–8 slot messages. */
-export const arbBatch: fc.Arbitrary<Batch> = fc.record({
-  src: arbNodeRef,
-  dst: arbNodeRef,
-  linkEpoch: arbU32,
-  seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-  messages: fc.array(arbSlotMessage, { minLength: 1, maxLength: 8 }),
-}).map((r) => ({ ...r })); // fc.record objects have a null prototype
+/** A sequenced batch (seq ≥ 1) of 1–8 slot messages, or an empty epoch announcement (seq 1). */
+export const arbBatch: fc.Arbitrary<Batch> = fc
+  .record({
+    src: arbNodeRef,
+    dst: arbNodeRef,
+    linkEpoch: arbU32,
+    seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+    flags: fc.integer({ min: 0, max: 3 }),
+    messages: fc.array(arbSlotMessage, { minLength: 1, maxLength: 8 }),
+    announce: fc.boolean(),
+  })
+  // fc.record objects have a null prototype; rebuild plain ones.
+  .map(({ announce, ...r }) => (announce && r.seq % 5 === 0 ? { ...r, seq: 1, messages: [] } : { ...r }));
 
 /** encodeBatch of a whole decoded batch. */
 export function encodeWhole(b: Batch): Buffer {

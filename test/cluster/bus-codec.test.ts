@@ -12,6 +12,7 @@ import {
   encodeBatch,
   encodeSelfProbe,
   headerBytes,
+  LinkFlag,
   messageBytes,
   type Batch,
   type BusMessage,
@@ -24,7 +25,7 @@ const DST = 'node-b:77aa';
 const frame = Buffer.from('{"v":2,"type":"noise_msg","data":"QUJD"}');
 
 function batch(messages: BusMessage[], seq = 1): Batch {
-  return { src: SRC, dst: DST, linkEpoch: 3, seq, messages };
+  return { src: SRC, dst: DST, linkEpoch: 3, seq, flags: 0, messages };
 }
 
 test('layout: header fields and one frame message, byte for byte', () => {
@@ -70,7 +71,7 @@ test('close directive with and without a final frame are distinct', () => {
 test('self-probe batch', () => {
   const d = decodeBatch(encodeSelfProbe(SRC, 0xdeadbeef));
   assert.ok(d.ok);
-  assert.deepEqual(d.batch, { src: SRC, dst: SRC, linkEpoch: 0, seq: 0, messages: [{ kind: 'selfProbe', nonce: 0xdeadbeef }] });
+  assert.deepEqual(d.batch, { src: SRC, dst: SRC, linkEpoch: 0, seq: 0, flags: 0, messages: [{ kind: 'selfProbe', nonce: 0xdeadbeef }] });
 });
 
 test('refusals have typed reasons', () => {
@@ -87,8 +88,9 @@ test('refusals have typed reasons', () => {
     ['bad magic', mutate((b) => (b[0] = 0x7b)), 'magic'],
     ['json', Buffer.from('{"conn_id":"x","frame":1}'), 'magic'],
     ['version 2', mutate((b) => (b[2] = 2)), 'version'],
-    ['batch flags', mutate((b) => (b[3] = 1)), 'flags'],
-    ['zero count', mutate((b) => b.writeUInt16BE(0, 16)), 'count'],
+    ['unknown batch flag', mutate((b) => (b[3] = 4)), 'flags'],
+    ['zero count at seq 1 leaves the message trailing', mutate((b) => b.writeUInt16BE(0, 16)), 'trailing'],
+    ['zero count after seq 1', mutate((b) => (b.writeUInt16BE(0, 16), b.writeUInt32BE(2, 12))), 'count'],
     ['count too high', mutate((b) => b.writeUInt16BE(2, 16)), 'count'],
     ['trailing byte', Buffer.concat([good, Buffer.from([0])]), 'trailing'],
     ['empty src', mutate((b) => (b[18] = 0)), 'node_ref'],
@@ -118,6 +120,16 @@ test('refusals have typed reasons', () => {
   const probeElsewhere = encodeSelfProbe(SRC, 1);
   probeElsewhere.writeUInt32BE(1, 12); // seq 1 on a self-probe
   assert.deepEqual(decodeBatch(probeElsewhere), { ok: false, reason: 'probe' });
+});
+
+test('an empty batch announces a new epoch with its flags; only at seq 1', () => {
+  const announce: Batch = { src: SRC, dst: DST, linkEpoch: 9, seq: 1, flags: LinkFlag.restart, messages: [] };
+  const bytes = encodeWhole(announce);
+  assert.equal(bytes.length, headerBytes(SRC, DST));
+  assert.deepEqual(decodeBatch(bytes), { ok: true, batch: announce });
+  assert.deepEqual(decodeBatch(encodeWhole({ ...announce, seq: 2 })), { ok: false, reason: 'count' });
+  const both = decodeBatch(encodeWhole({ ...announce, flags: LinkFlag.restart | LinkFlag.answer }));
+  assert.ok(both.ok && both.batch.flags === 3);
 });
 
 test('a batch can be encoded from a slice of a message list', () => {

@@ -8,8 +8,9 @@ import { Redis } from 'ioredis';
 import { FrameBus, type FrameBusOptions, type LinkLostReason } from '../../src/cluster/bus.js';
 import { clusterKeys, newIncarnation, nodeRef } from '../../src/cluster/keys.js';
 import { createRedis, type RedisRole } from '../../src/cluster/redis-client.js';
-import { encodeBatch, headerBytes, messageBytes, type BusMessage } from '../../src/cluster/bus-codec.js';
+import { decodeBatch, encodeBatch, headerBytes, LinkFlag, messageBytes, type Batch, type BusMessage } from '../../src/cluster/bus-codec.js';
 import { RedisServer } from '../helpers/redis.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { Registry } from 'prom-client';
 import { registerBusMetrics } from '../../src/cluster/bus-metrics.js';
 
@@ -30,15 +31,15 @@ let redis: RedisServer;
 const nodes: Node[] = [];
 
 /** A connection configured exactly as a node's, for one role. */
-function connect(role: RedisRole): Redis {
-  const r = createRedis({ host: '127.0.0.1', port: redis.port, db: 0, tls: false }, role, () => undefined);
+function connect(role: RedisRole, port = redis.port): Redis {
+  const r = createRedis({ host: '127.0.0.1', port, db: 0, tls: false }, role, () => undefined);
   r.connect().catch(() => undefined);
   return r;
 }
 
-async function startNode(name: string, opts: Partial<FrameBusOptions> = {}): Promise<Node> {
+async function startNode(name: string, opts: Partial<FrameBusOptions> = {}, subPort = redis.port): Promise<Node> {
   const pub = connect('bus-pub');
-  const sub = connect('bus-sub');
+  const sub = connect('bus-sub', subPort);
   const bus = new FrameBus({ nodeRef: nodeRef(name, newIncarnation()), channelFor, publisher: pub, subscriber: sub, probeIntervalMs: 60_000, ...opts });
   const n: Node = { bus, pub, sub, got: [], lost: [], readies: 0, notReadies: 0 };
   bus.on('message', (src, msg) => n.got.push({ src, msg }));
@@ -59,6 +60,29 @@ async function waitFor(pred: () => boolean, what: string, timeoutMs = 10_000): P
   }
 }
 
+function assertOwnLossThenAtMostAReset(lost: Node['lost'], peer: string, reason: LinkLostReason): void {
+  assert.deepEqual(lost[0], { peer, reason });
+  assert.ok(lost.length <= 2, JSON.stringify(lost));
+  for (const l of lost.slice(1)) assert.deepEqual(l, { peer, reason: 'reset' });
+}
+
+/**
+ * After a loss both sides restart the link (request, answer); messages sent before that
+ * settles may be dropped, and are declared. Sends markers until one gets through.
+ */
+async function linkUp(from: Node, to: Node): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const before = to.got.length;
+    from.bus.send(to.bus.nodeRef, { kind: 'pause', serverId: 'marker', epoch: i });
+    const deadline = Date.now() + 100;
+    while (Date.now() < deadline && to.got.length === before) await new Promise((r) => setTimeout(r, 5));
+    if (to.got.length > before) return;
+  }
+  throw new Error('link did not come back');
+}
+
+const frames = (n: Node): number[] => n.got.filter((g) => g.msg.kind === 'frameToBinary').map((g) => indexOf(g.msg));
+
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 function frameMsg(i: number, size = 16): BusMessage {
@@ -76,10 +100,22 @@ async function publishCalls(): Promise<number> {
 }
 
 /** A raw batch as anyone who can PUBLISH could craft it. */
-function crafted(src: string, dst: string, linkEpoch: number, s: number, messages: BusMessage[]): Buffer {
+function crafted(src: string, dst: string, linkEpoch: number, s: number, messages: BusMessage[], flags = 0): Buffer {
   let size = headerBytes(src, dst);
   for (const m of messages) size += messageBytes(m);
-  return encodeBatch({ src, dst, linkEpoch, seq: s }, messages, 0, messages.length, size);
+  return encodeBatch({ src, dst, linkEpoch, seq: s, flags }, messages, 0, messages.length, size);
+}
+
+/** A raw subscriber on a fake peer's channel: every batch the bus sends it, decoded. */
+async function fakePeer(ref: string): Promise<{ batches: Batch[]; close(): void }> {
+  const sub = connect('bus-sub');
+  const batches: Batch[] = [];
+  sub.on('messageBuffer', (_ch: Buffer, payload: Buffer) => {
+    const d = decodeBatch(payload);
+    if (d.ok) batches.push(d.batch);
+  });
+  await sub.subscribe(channelFor(ref));
+  return { batches, close: () => sub.disconnect() };
 }
 
 before(async () => {
@@ -138,11 +174,11 @@ describe('frame bus', () => {
     await raw.publish(channelFor(b.bus.nodeRef), 'garbage');
     await raw.publish(channelFor(b.bus.nodeRef), crafted(a.bus.nodeRef, b.bus.nodeRef, 1, 5, [frameMsg(5)]));
     raw.disconnect();
-    await waitFor(() => b.got.length === 11, 'gapped batch');
+    await waitFor(() => b.bus.counters.gaps === 1, 'gapped batch');
     const text = await reg.metrics();
-    assert.match(text, /^pyrycode_relay_cluster_bus_messages_total\{direction="in"\} 11$/m);
-    assert.match(text, /^pyrycode_relay_cluster_bus_frames_total\{direction="in"\} 11$/m);
-    assert.match(text, /^pyrycode_relay_cluster_bus_batches_total\{direction="in"\} 2$/m);
+    assert.match(text, /^pyrycode_relay_cluster_bus_messages_total\{direction="in"\} 10$/m);
+    assert.match(text, /^pyrycode_relay_cluster_bus_frames_total\{direction="in"\} 10$/m);
+    assert.match(text, /^pyrycode_relay_cluster_bus_batches_total\{direction="in"\} 1$/m);
     assert.match(text, /^pyrycode_relay_cluster_bus_malformed_total 1$/m);
     assert.match(text, /^pyrycode_relay_cluster_bus_gaps_total 1$/m);
     assert.match(text, /^pyrycode_relay_cluster_bus_links_lost_total\{reason="gap"\} 1$/m);
@@ -206,57 +242,69 @@ describe('frame bus', () => {
     assert.deepEqual(b.lost, []);
   });
 
-  test('a gap in a link is declared lost; duplicates and stale epochs are dropped and counted', async () => {
+  test('a gap is declared; the rest of that epoch is dropped until the peer answers the restart request', async () => {
     const b = await startNode('b');
+    const x = 'node-x:abc';
+    const peer = await fakePeer(x);
     const raw = connect('registry');
     try {
       const ch = channelFor(b.bus.nodeRef);
-      const x = 'node-x:abc';
       await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 1, [frameMsg(1)]));
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 1, [frameMsg(11)])); // duplicate
       await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 3, [frameMsg(3)])); // 2 is missing
-      await waitFor(() => b.got.length === 2, 'two batches');
+      await waitFor(() => b.lost.length === 1, 'gap');
       assert.deepEqual(b.lost, [{ peer: x, reason: 'gap' }]);
       assert.equal(b.bus.counters.gaps, 1);
-      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 3, [frameMsg(33)])); // duplicate
-      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 2, [frameMsg(22)])); // late
+      // b asks x for a new epoch at once: an empty batch, new epoch, restart flag.
+      await waitFor(() => peer.batches.length === 1, 'restart request');
+      assert.deepEqual(peer.batches[0], { src: b.bus.nodeRef, dst: x, linkEpoch: 2, seq: 1, flags: LinkFlag.restart, messages: [] });
+      // Nothing more of x's epoch 1 is trusted, in order or not.
       await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 4, [frameMsg(4)]));
-      await waitFor(() => b.got.length === 3, 'the next batch');
-      assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [1, 3, 4]);
-      assert.equal(b.bus.counters.duplicates, 2);
-      // The peer starts a new epoch: the link is reset (not a gap), old-epoch batches are stale.
-      await raw.publish(ch, crafted(x, b.bus.nodeRef, 2, 1, [frameMsg(100)]));
-      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 5, [frameMsg(5)]));
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 2, [frameMsg(2)]));
+      // x answers with epoch 2: accepted, and no new declaration (b already closed its side).
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 2, 1, [frameMsg(100)], LinkFlag.answer));
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 5, [frameMsg(5)])); // stale epoch
       await raw.publish(ch, crafted(x, b.bus.nodeRef, 2, 2, [frameMsg(101)]));
-      await waitFor(() => b.got.length === 5, 'the new epoch');
-      assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [1, 3, 4, 100, 101]);
-      assert.deepEqual(b.lost, [{ peer: x, reason: 'gap' }, { peer: x, reason: 'reset' }]);
-      assert.equal(b.bus.counters.duplicates, 3);
-      assert.equal(b.bus.counters.gaps, 1);
+      await waitFor(() => b.got.length === 3, 'the new epoch');
+      assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [1, 100, 101]);
+      assert.equal(b.lost.length, 1);
+      assert.equal(b.bus.counters.duplicates, 4);
+      // x resets on its own (no answer flag): that is x's declaration, b closes its side.
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 3, 1, [frameMsg(200)]));
+      await waitFor(() => b.got.length === 4, 'epoch 3');
+      assert.deepEqual(b.lost[1], { peer: x, reason: 'reset' });
       // A first contact that does not start at 1 is a gap too.
       await raw.publish(ch, crafted('node-y:1', b.bus.nodeRef, 1, 9, [frameMsg(9)]));
-      await waitFor(() => b.lost.length === 3, 'first-contact gap');
+      await waitFor(() => b.lost.some((l) => l.peer === 'node-y:1'), 'first-contact gap');
       assert.deepEqual(b.lost[2], { peer: 'node-y:1', reason: 'gap' });
+      // node-y has no subscriber: its restart request is unheard, retried, never re-declared.
+      await waitFor(() => b.bus.counters.publishUnheard >= 1, 'unheard announcement');
+      assert.equal(b.lost.length, 3);
     } finally {
       raw.disconnect();
+      peer.close();
     }
   });
 
-  test('a gap seen by the receiver resets the link back to the sender', async () => {
+  test('a gap between two nodes: both sides declare once, then the link carries traffic again', async () => {
     const a = await startNode('a');
     const b = await startNode('b');
     const raw = connect('registry');
     try {
       a.bus.send(b.bus.nodeRef, frameMsg(1));
       await waitFor(() => b.got.length === 1, 'first');
-      // Forge a batch far ahead on the a→b link: b declares a gap and resets b→a.
+      // A batch far ahead on the a→b link: b declares a gap and asks a to restart.
       await raw.publish(channelFor(b.bus.nodeRef), crafted(a.bus.nodeRef, b.bus.nodeRef, 1, 50, [frameMsg(50)]));
-      await waitFor(() => b.lost.length === 1, 'gap at b');
+      await waitFor(() => b.lost.length === 1 && a.lost.length === 1, 'gap at b, reset at a');
       assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'gap' }]);
-      b.bus.send(a.bus.nodeRef, frameMsg(7));
-      await waitFor(() => a.lost.length === 1 && a.got.length === 1, 'reset at a');
       assert.deepEqual(a.lost, [{ peer: b.bus.nodeRef, reason: 'reset' }]);
-      await turn();
-      assert.equal(b.lost.length, 1, 'a reset is never echoed back');
+      a.bus.send(b.bus.nodeRef, frameMsg(2));
+      b.bus.send(a.bus.nodeRef, frameMsg(3));
+      await waitFor(() => b.got.length === 2 && a.got.length === 1, 'traffic both ways');
+      assert.equal(indexOf(b.got[1]!.msg), 2);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(b.lost.length, 1, 'the answer is not a reset');
+      assert.equal(a.lost.length, 1, 'nothing ping-pongs');
     } finally {
       raw.disconnect();
     }
@@ -392,13 +440,14 @@ describe('frame bus', () => {
     // The proof: Redis (a new, empty server) has the channel subscribed again.
     const numsub = await redis.command('PUBSUB', 'NUMSUB', channelFor(b.bus.nodeRef));
     assert.match(numsub, /:1\r\n$/);
-    assert.deepEqual(a.lost, [{ peer: b.bus.nodeRef, reason: 'subscriber_lost' }]);
-    assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'subscriber_lost' }]);
+    await linkUp(a, b);
     for (let i = 2; i <= 50; i++) a.bus.send(b.bus.nodeRef, frameMsg(i));
-    await waitFor(() => b.got.length === 50, 'traffic resumed');
-    assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [...Array(50).keys()].map((i) => i + 1));
-    // a's new epoch tells b its side of the link was reset; nothing is counted as a gap.
-    assert.equal(b.lost.at(-1)!.reason, 'reset');
+    await waitFor(() => frames(b).length === 50, 'traffic resumed');
+    assert.deepEqual(frames(b), [...Array(50).keys()].map((i) => i + 1));
+    // Each side declared its own loss, and may also see the other's restart request as a
+    // reset (both lost messages at once); never more, and nothing is a gap.
+    assertOwnLossThenAtMostAReset(a.lost, b.bus.nodeRef, 'subscriber_lost');
+    assertOwnLossThenAtMostAReset(b.lost, a.bus.nodeRef, 'subscriber_lost');
     assert.equal(b.bus.counters.gaps, 0);
   });
 
@@ -411,17 +460,19 @@ describe('frame bus', () => {
     assert.match(killed, /^:2\r\n/);
     await waitFor(() => b.notReadies === 1, 'b not ready');
     await waitFor(() => a.bus.isReady && b.bus.isReady, 'ready again');
-    assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'subscriber_lost' }]);
-    assert.deepEqual(a.lost, [{ peer: b.bus.nodeRef, reason: 'subscriber_lost' }]);
+    await linkUp(a, b);
     for (let i = 2; i <= 20; i++) a.bus.send(b.bus.nodeRef, frameMsg(i));
-    await waitFor(() => b.got.length === 20, 'traffic resumed');
-    assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [...Array(20).keys()].map((i) => i + 1));
+    await waitFor(() => frames(b).length === 20, 'traffic resumed');
+    assert.deepEqual(frames(b), [...Array(20).keys()].map((i) => i + 1));
+    assertOwnLossThenAtMostAReset(a.lost, b.bus.nodeRef, 'subscriber_lost');
+    assertOwnLossThenAtMostAReset(b.lost, a.bus.nodeRef, 'subscriber_lost');
     // A second kill after the reconnect is a second loss, declared again.
     await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
     await waitFor(() => b.notReadies === 2 && b.bus.isReady, 'b back after the second kill');
     assert.deepEqual(b.lost.filter((l) => l.reason === 'subscriber_lost').length, 2);
+    await linkUp(a, b);
     a.bus.send(b.bus.nodeRef, frameMsg(21));
-    await waitFor(() => b.got.length === 21, 'traffic after the second kill');
+    await waitFor(() => frames(b).length === 21, 'traffic after the second kill');
   });
 
   test('a subscription lost on a live connection is caught by the idle probe and restored', async () => {
@@ -435,7 +486,33 @@ describe('frame bus', () => {
     assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'probe_lost' }]);
     await waitFor(() => b.bus.isReady, 'ready again');
     assert.equal(b.readies, 2);
+    // b's restart request reaches a (a reset on a's side), a answers; then traffic flows.
+    await waitFor(() => a.lost.length === 1, 'reset at a');
+    assert.deepEqual(a.lost, [{ peer: b.bus.nodeRef, reason: 'reset' }]);
+    await linkUp(a, b);
     a.bus.send(b.bus.nodeRef, frameMsg(2));
-    await waitFor(() => b.got.length === 2, 'traffic resumed');
+    await waitFor(() => frames(b).length === 2, 'traffic resumed');
+    assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'probe_lost' }]);
+  });
+
+  test('a subscriber link that goes silent (no error, no close) is caught by the probe and replaced', async () => {
+    const proxy = await TcpProxy.start(redis.port);
+    try {
+      const a = await startNode('a');
+      const b = await startNode('b', { probeIntervalMs: 100, probeTimeoutMs: 300 }, proxy.port);
+      a.bus.send(b.bus.nodeRef, frameMsg(1));
+      await waitFor(() => b.got.length === 1, 'before');
+      proxy.cut({ silent: true }); // bytes vanish both ways; the socket stays open
+      await waitFor(() => b.bus.counters.probesLost >= 1 && !b.bus.isReady, 'probe lost');
+      assert.deepEqual(b.lost[0], { peer: a.bus.nodeRef, reason: 'probe_lost' });
+      proxy.restore();
+      await waitFor(() => b.bus.isReady, 'ready through a new connection', 15_000);
+      await linkUp(a, b);
+      a.bus.send(b.bus.nodeRef, frameMsg(2));
+      await waitFor(() => frames(b).length === 2, 'traffic resumed');
+      assert.deepEqual(frames(b), [1, 2]);
+    } finally {
+      await proxy.close();
+    }
   });
 });
