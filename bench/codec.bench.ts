@@ -1,10 +1,12 @@
 // Micro-benchmark for the envelope codec hot path: wrap (phone → binary), decode
-// (binary → phone) and phone-frame validation, at 1 KiB and 64 KiB frames.
+// (binary → phone) and phone-frame validation, at 1 KiB and 64 KiB frames; and the
+// cluster bus codec: a batch of 64 × 1 KiB frames encoded and decoded.
 // Each case is paired with a baseline measured in the same run (Buffer.concat for wrap,
 // JSON.parse for decode/validate), and reported as a ratio, because the machine is noisy.
 import { randomBytes } from 'node:crypto';
 import { decodeBinaryEnvelope, makeWrapPrefix, wrapPhoneFrame } from '../src/relay/envelope.js';
 import { isJsonValue } from '../src/relay/json-scan.js';
+import { decodeBatch, encodeBatch, headerBytes, messageBytes, type BusMessage } from '../src/cluster/bus-codec.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 150);
@@ -82,6 +84,33 @@ for (const [label, size] of [['1 KiB', 1024], ['64 KiB', 65536]] as const) {
     baseline: 'JSON.parse(toString)', baseOps: measure(() => (JSON.parse(frame.toString('utf8')) as object) ? 1 : 0),
   });
   sink += envelopeText.length;
+}
+
+{
+  // Cluster bus: one PUBLISH payload of 64 frames of 1 KiB for one destination node.
+  const sid = '0123456789abcdef';
+  const msgs: BusMessage[] = Array.from({ length: 64 }, (_, i) => ({
+    kind: 'frameToBinary', serverId: sid, epoch: 123456, connId: `client-${sid}-${(0x1000 + i).toString(16).padStart(8, '0')}`, frame: phoneFrame(1024),
+  }));
+  const frames = msgs.map((m) => (m.kind === 'frameToBinary' ? m.frame : Buffer.alloc(0)));
+  const src = 'node-a:0123456789ab';
+  const dst = 'node-b:ba9876543210';
+  const encode = (): Buffer => {
+    let size = headerBytes(src, dst);
+    for (const m of msgs) size += messageBytes(m);
+    return encodeBatch({ src, dst, linkEpoch: 1, seq: 42, flags: 0 }, msgs, 0, msgs.length, size);
+  };
+  const batch = encode();
+  const concat = (): number => Buffer.concat(frames).length;
+  rows.push({ name: 'bus encode 64x1 KiB', bytes: batch.length, ops: measure(() => encode().length), baseline: 'Buffer.concat', baseOps: measure(concat) });
+  rows.push({
+    name: 'bus decode 64x1 KiB', bytes: batch.length,
+    ops: measure(() => {
+      const d = decodeBatch(batch);
+      return d.ok ? d.batch.messages.length : 0;
+    }),
+    baseline: 'Buffer.concat', baseOps: measure(concat),
+  });
 }
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
