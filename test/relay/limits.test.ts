@@ -143,7 +143,7 @@ describe('limits and deadlines', () => {
     const closes = serverFrames(buf).filter((f) => f.op === 8).length;
     assert.equal(closes, 1);
     assert.equal(closeCodeIn(buf), 1007);
-    assert.equal(JSON.parse(await binary.next()).close_code, 1007);
+    assert.equal((JSON.parse(await binary.next()) as { close_code: number }).close_code, 1007);
     binary.close();
   });
 
