@@ -23,6 +23,8 @@ export interface RedisTarget {
   readonly db: number;
   /** rediss:// */
   readonly tls: boolean;
+  /** The URL with the password redacted: safe to print. */
+  toString(): string;
 }
 
 class Target implements RedisTarget {

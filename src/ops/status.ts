@@ -182,7 +182,7 @@ export class StatusTracker {
       let values = cache.get(c.series);
       if (values === undefined) {
         const m = this.metrics.registry.getSingleMetric(c.series);
-        values = m === undefined ? [] : ((await m.get()).values as Array<{ labels: Record<string, unknown>; value: number }>);
+        values = m === undefined ? [] : (await m.get()).values;
         cache.set(c.series, values);
       }
       const want = Object.entries(c.labels);

@@ -73,7 +73,8 @@ export async function boundedPost(url: string, opts: PostOptions): Promise<PostR
 
 async function readAtMost(res: Response, max: number): Promise<{ body: Buffer; truncated: boolean }> {
   if (res.body === null) return { body: Buffer.alloc(0), truncated: false };
-  const reader = res.body.getReader();
+  // fetch's body is typed as a stream of `any`; it is a stream of bytes.
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Buffer[] = [];
   let n = 0;
   for (;;) {

@@ -73,7 +73,7 @@ function execForm(ins: Instruction | undefined): string[] {
   assert.ok(ins !== undefined);
   const v = JSON.parse(ins.args) as unknown;
   assert.ok(Array.isArray(v) && v.every((x) => typeof x === 'string'), `${ins.op} must use the exec (JSON array) form`);
-  return v as string[];
+  return v;
 }
 
 describe('Dockerfile', () => {

@@ -161,7 +161,7 @@ describe('deploy/grafana/pyrycode-relay.json', () => {
         await eventually(
           async () => {
             const r = await getJson(`${api}/api/v1/query?query=${encodeURIComponent('count_over_time(up{job="pyrycode-relay"}[1m])')}`);
-            const v = ((r.body.data as { result: Array<{ value: [number, string] }> }).result[0]?.value[1] ?? '0') as string;
+            const v = (r.body.data as { result: Array<{ value: [number, string] }> }).result[0]?.value[1] ?? '0';
             return Number(v) >= 8;
           },
           40_000,

@@ -61,15 +61,16 @@ function exchange(port: number, chunks: Buffer[], gapMs = 0): Promise<Outcome> {
       const m = /^HTTP\/1\.1 (\d{3})/.exec(bytes.toString('latin1'));
       resolve({ bytes, status: m === null ? 0 : Number(m[1]) });
     });
-    s.once('connect', async () => {
-      try {
+    // The listener itself is synchronous; the paced writes run as a promise
+    // whose failure fails the exchange.
+    s.once('connect', () => {
+      const write = async (): Promise<void> => {
         for (const [i, c] of chunks.entries()) {
           if (i > 0 && gapMs > 0) await sleep(gapMs);
           if (!s.destroyed) s.write(c);
         }
-      } catch (err) {
-        reject(err as Error);
-      }
+      };
+      write().catch(reject);
     });
   });
 }

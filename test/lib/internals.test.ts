@@ -44,14 +44,12 @@ interface Server {
 }
 
 async function startServer(opts: { maxPayload?: number; closeTimeout?: number } = {}): Promise<Server> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false, clientTracking: true, ...opts } as ConstructorParameters<
-    typeof WebSocketServer
-  >[0]);
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false, clientTracking: true, ...opts });
   await once(wss, 'listening');
   const queue: Array<{ ws: WebSocket; socket: Socket }> = [];
   const waiters: Array<(c: { ws: WebSocket; socket: Socket }) => void> = [];
   wss.on('connection', (ws, req) => {
-    const c = { ws, socket: req.socket as Socket };
+    const c = { ws, socket: req.socket };
     const w = waiters.shift();
     if (w !== undefined) w(c);
     else queue.push(c);

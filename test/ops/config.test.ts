@@ -24,7 +24,7 @@ function parse(argv: readonly string[], homedir = HOME): ParseOutcome {
 function run(argv: readonly string[], homedir = HOME): RelayConfig {
   const out = parse(argv, homedir);
   assert.equal(out.kind, 'run');
-  return (out as { kind: 'run'; config: RelayConfig }).config;
+  return (out).config;
 }
 
 function usageError(argv: readonly string[], flag: string | undefined, pattern?: RegExp, homedir = HOME): UsageError {

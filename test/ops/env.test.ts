@@ -16,7 +16,7 @@ const key = (over: Record<string, unknown> = {}): string =>
 function refusal(env: Record<string, string>): { envVar: string; reason: string } {
   const r = readEnvironment(env);
   assert.equal(r.ok, false);
-  return (r as { ok: false; refusal: { envVar: string; reason: string } }).refusal;
+  return (r).refusal;
 }
 
 describe('readEnvironment', () => {

@@ -185,7 +185,7 @@ test('makeWrapPrefix and wrapPhoneFrame produce the exact envelope bytes', () =>
   for (const [id, frame, want] of cases) {
     const out = wrapPhoneFrame(makeWrapPrefix(id), Buffer.from(frame));
     assert.equal(out.toString('utf8'), want);
-    assert.equal(JSON.parse(out.toString('utf8')).conn_id, id);
+    assert.equal((JSON.parse(out.toString('utf8')) as { conn_id: string }).conn_id, id);
   }
 });
 
@@ -218,7 +218,7 @@ test('property: wrap then decode returns the exact frame bytes and conn_id', () 
       assert.equal(d.connId, connId);
       assert.equal(d.closeCode, undefined);
       assert.equal(d.frame.toString('utf8'), text.replace(/^[ \t\n\r]+|[ \t\n\r]+$/g, ''));
-      assert.deepEqual(JSON.parse(wrapped.toString('utf8')).frame, JSON.parse(text));
+      assert.deepEqual((JSON.parse(wrapped.toString('utf8')) as { frame: unknown }).frame, JSON.parse(text));
     }),
     { numRuns: 2000 },
   );
@@ -256,7 +256,7 @@ test('property: envelope with extra fields and whitespace yields the exact frame
         let i = 0;
         const w = (): string => ws[i++ % ws.length]!;
         const text = w() + '{' + ordered.map(([k, v]) => w() + k + w() + ':' + w() + v + w()).join(',') + '}' + w();
-        assert.deepEqual(JSON.parse(text).frame, JSON.parse(JSON.stringify(frame)));
+        assert.deepEqual((JSON.parse(text) as { frame: unknown }).frame, JSON.parse(JSON.stringify(frame)));
         const d = decodeBinaryEnvelope(Buffer.from(text));
         assert.equal(d.kind, 'frame');
         if (d.kind !== 'frame') return;

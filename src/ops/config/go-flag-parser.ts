@@ -45,7 +45,7 @@ export function tokenize(argv: readonly string[], byName: ReadonlyMap<string, Fl
     if (def.type !== 'bool' && value === undefined) {
       // Like Go, the next argument is the value whatever it looks like.
       if (i >= argv.length) throw new UsageError(`flag needs an argument: --${name}`, name);
-      value = argv[i++] as string;
+      value = argv[i++];
     }
     const text = value ?? 'true'; // a bare bool flag never consumes the next argument
     try {
