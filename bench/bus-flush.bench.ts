@@ -26,7 +26,7 @@ async function bus(name: string, flush: FlushPolicy): Promise<FrameBus> {
   const pub = createRedis(target, 'bus-pub', () => undefined);
   const sub = createRedis(target, 'bus-sub', () => undefined);
   await Promise.all([pub.connect(), sub.connect()]);
-  const b = new FrameBus({ nodeRef: nodeRef(name, newIncarnation()), channelFor: keys.busChannel, publisher: pub, subscriber: sub, flush });
+  const b = new FrameBus({ nodeRef: nodeRef(name, newIncarnation()), channelFor: (ref) => keys.busChannel(ref), publisher: pub, subscriber: sub, flush });
   b.start();
   await new Promise<void>((r) => b.once('ready', r));
   return b;

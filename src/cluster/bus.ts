@@ -42,7 +42,7 @@ export interface FrameBusOptions {
   /** This node's `<nodeId>:<incarnation>`. */
   nodeRef: string;
   /** The pub/sub channel of a node (ClusterKeys.busChannel). */
-  channelFor(nodeRef: string): string;
+  channelFor: (nodeRef: string) => string;
   /** PUBLISH connection, role 'bus-pub': no offline queue, no resend (a late frame is worse than a reset). */
   publisher: Redis;
   /** Dedicated subscriber connection, role 'bus-sub'. */
@@ -342,7 +342,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     c.bytesOut += size;
     for (let i = from; i < to; i++) if (carriesFrame(msgs[i]!)) c.framesOut++;
     l.inflightBytes += size;
-    this.publisher.publish(l.channel, payload, (err, heard) => {
+    void this.publisher.publish(l.channel, payload, (err, heard) => {
       l.inflightBytes -= size;
       if (!err && heard !== 0 && (flags & LinkFlag.restart) !== 0) l.needRestart = false;
       if ((err || heard === 0) && to === from && l.epoch === epoch && l.seq === 1) {
@@ -529,7 +529,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     clearTimeout(this.probeTimer);
     this.probeTimer = setTimeout(() => this.probeTimedOut(nonce), this.probeTimeoutMs);
     this.probeTimer.unref();
-    this.publisher.publish(this.channel, encodeSelfProbe(this.nodeRef, nonce), (err) => {
+    void this.publisher.publish(this.channel, encodeSelfProbe(this.nodeRef, nonce), (err) => {
       // The publisher is down: that proves nothing about the subscription. Retry later.
       if (err && this.probePending === nonce) {
         clearTimeout(this.probeTimer);

@@ -42,7 +42,7 @@ export const arbSlotMessage: fc.Arbitrary<BusMessage> = fc
       arbCode.map((code): BusMessage => ({ kind: 'phoneLeave', ...slot, connId, code })),
       fc.tuple(arbCode, fc.option(arbFrame, { nil: undefined })).map(([code, frame]): BusMessage => ({ kind: 'closeDirective', ...slot, connId, code, frame })),
       fc
-        .tuple(arbCode, fc.constantFrom(1, 2, 3, 4, 5) as fc.Arbitrary<1 | 2 | 3 | 4 | 5>, fc.boolean())
+        .tuple(arbCode, fc.constantFrom<1 | 2 | 3 | 4 | 5>(1, 2, 3, 4, 5), fc.boolean())
         .map(([code, reason, one]): BusMessage => ({ kind: 'evict', ...slot, connId: one ? connId : undefined, code, reason })),
       fc.constant<BusMessage>({ kind: 'pause', ...slot }),
       fc.constant<BusMessage>({ kind: 'resume', ...slot }),

@@ -31,7 +31,7 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const n of running) {
     n.membership.stop();
-    for (const c of Object.values(n.connections)) c.disconnect();
+    for (const c of [n.connections.registry, n.connections.busPub, n.connections.busSub]) c.disconnect();
   }
   running = [];
   for (const p of proxies) await p.close();
@@ -93,7 +93,7 @@ test('a node that dies is reaped within TTL + 2 s of its last heartbeat; its sta
   assert.equal((await d.node.store.registerPhone('mine', conn('mine', 2), 16)).kind, 'registered');
   // Kill it: no more heartbeats, connections gone (as a SIGKILL would leave it).
   d.node.membership.stop();
-  for (const x of Object.values(d.node.connections)) x.disconnect();
+  for (const x of [d.node.connections.registry, d.node.connections.busPub, d.node.connections.busSub]) x.disconnect();
   const lastBeat = d.lastHeartbeatOk();
   await until(() => first(a, 'reaped') !== undefined, TTL + 3000, 'reaped');
   const reaped = first(a, 'reaped');
