@@ -17,7 +17,9 @@ import type { StatusSources } from './ops/status.js';
 import { VERSION } from './ops/version.js';
 import type { PushDispatcher } from './push/dispatcher.js';
 import { createPushDispatcher, type PushSettings } from './push/setup.js';
+import type { Clock } from './relay/clock.js';
 import { Relay } from './relay/relay.js';
+import type { RegistryFactory } from './relay/registry.js';
 import { openTlsMode, type TlsMode, type TlsTunables } from './tls/tls-mode.js';
 
 export interface AppDeps {
@@ -39,6 +41,10 @@ export interface AppDeps {
   tls?: TlsTunables;
   /** Cluster mode: the live nodes the status page lists (absent on a single relay). */
   liveNodes?: StatusSources['liveNodes'];
+  /** The server-id registry; defaults to the single-node MemoryRegistry. */
+  registry?: RegistryFactory;
+  /** The relay core's clock; defaults to the real one. */
+  clock?: Clock;
 }
 
 export interface RunningApp {
@@ -83,7 +89,7 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
   const push =
     deps.push ??
     createPushDispatcher(deps.pushSettings, { logger: deps.logger, outcomes: metrics.pushWakes, drainTimeoutMs: config.drainTimeoutMs });
-  const relay = new Relay(config, { logger: deps.logger, metrics, push });
+  const relay = new Relay(config, { logger: deps.logger, metrics, push, registry: deps.registry, clock: deps.clock });
   const admission = deps.admission ?? createAdmission(config, { logger: deps.logger, metrics });
   const startedAt = Date.now();
   const server = tls?.server ?? createServer();

@@ -60,6 +60,7 @@ export const Reason = {
   reclaimed: 'binary reclaimed server-id',
   claimed: 'server-id already claimed',
   tooManyPhones: 'too many phones for server-id',
+  registryFailed: 'registry unavailable',
 } as const;
 
 /** Keys of the routing envelope (protocol.md §3.2). */

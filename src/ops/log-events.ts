@@ -34,6 +34,7 @@ export const LOG_EVENTS = [
   'phone_register_at_cap',
   'phone_backlog_full',
   'envelope_dropped',
+  'registry_failed',
   // admission
   'rate_limited',
   'conn_cap_reached',
@@ -71,6 +72,10 @@ export const ENVELOPE_DROP_REASONS = [
 ] as const;
 export type EnvelopeDropReason = (typeof ENVELOPE_DROP_REASONS)[number];
 
+/** Which registry step failed (registry_failed): only a registry on an external store fails. */
+export const REGISTRY_STEPS = ['claim', 'resolve_conflict', 'register_phone', 'unregister_phone', 'release'] as const;
+export type RegistryStep = (typeof REGISTRY_STEPS)[number];
+
 /** Why a push wake was dropped (push_wake_dropped). */
 export const WAKE_DROP_REASONS = [
   'push disabled',
@@ -86,6 +91,7 @@ export type WakeDropReason = (typeof WAKE_DROP_REASONS)[number];
 /** Events whose `reason` is a closed set; every other event's reason is operator-facing text. */
 export interface EventReason {
   envelope_dropped: EnvelopeDropReason;
+  registry_failed: RegistryStep;
   push_wake_dropped: WakeDropReason;
   proxy_header_rejected: ProxyRejectReason;
   rate_limited: 'no usable client IP';
@@ -95,6 +101,7 @@ export interface EventReason {
 /** Every closed reason set, by event (the docs test walks this). */
 export const EVENT_REASONS: { readonly [E in keyof EventReason]: readonly EventReason[E][] } = {
   envelope_dropped: ENVELOPE_DROP_REASONS,
+  registry_failed: REGISTRY_STEPS,
   push_wake_dropped: WAKE_DROP_REASONS,
   proxy_header_rejected: PROXY_REASONS, // also the metric's label values
   rate_limited: ['no usable client IP'],

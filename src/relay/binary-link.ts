@@ -1,14 +1,14 @@
 // One binary connection on /v1/server. Besides the shared link state it owns
 // the phone→binary backpressure of relay-behaviour.md §4: when its socket
 // buffers more than the high-water mark, the server-id's phones stop being
-// read until the socket drains.
+// read until the socket drains. It is the local BinaryEndpoint (endpoints.ts).
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import type { Clock } from './clock.js';
 import { CloseCode, Reason } from '../protocol.js';
+import type { BinaryEndpoint, BinaryState } from './endpoints.js';
 import { Link, linkOf } from './link.js';
 import { sendFramed, sendText } from './wire.js';
-
-export type BinaryState = 'probing' | 'active' | 'gone';
 
 export interface BinaryEvents {
   pausePhones(binary: BinaryLink): void;
@@ -19,7 +19,8 @@ function onDrain(this: Socket): void {
   linkOf<BinaryLink>(this).drained();
 }
 
-export class BinaryLink extends Link {
+export class BinaryLink extends Link implements BinaryEndpoint {
+  readonly drainFirst = false;
   state: BinaryState = 'probing';
   phonesPaused = false;
   private stalledSince: number | undefined;
@@ -29,6 +30,7 @@ export class BinaryLink extends Link {
   constructor(
     ws: WebSocket,
     socket: Socket,
+    clock: Clock,
     remote: string,
     readonly serverId: string,
     readonly binaryConnId: string,
@@ -36,7 +38,7 @@ export class BinaryLink extends Link {
     private readonly highWaterBytes: number,
     private readonly events: BinaryEvents,
   ) {
-    super(ws, socket, remote);
+    super(ws, socket, clock, remote);
     socket.on('drain', onDrain);
   }
 
@@ -68,7 +70,7 @@ export class BinaryLink extends Link {
   private afterWrite(): void {
     const socket = this.socket;
     if (socket.writableNeedDrain) {
-      if (this.stalledSince === undefined) this.stalledSince = Date.now();
+      if (this.stalledSince === undefined) this.stalledSince = this.clock.now();
       if (!this.phonesPaused && socket.writableLength > this.highWaterBytes) {
         this.phonesPaused = true;
         this.events.pausePhones(this);

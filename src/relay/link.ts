@@ -1,18 +1,14 @@
 // State every relay connection shares, binary or phone: its socket, the
-// heartbeat, the inbound message deadline and close bookkeeping. Checked by one
-// periodic sweep (sweeper.ts) instead of timers per connection, so tens of
-// thousands of idle connections cost no timer churn.
+// heartbeat, the inbound message deadline, the liveness probe and close
+// bookkeeping. Checked by one periodic sweep (sweeper.ts) instead of timers per
+// connection, so tens of thousands of idle connections cost no timer churn.
+// Time comes from the injected clock (clock.ts).
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { closeCodeForWsError, receivingMessage } from '../lib/internals.js';
 import { CloseCode, Reason } from '../protocol.js';
-
-export interface Timeouts {
-  heartbeatIntervalMs: number;
-  heartbeatTimeoutMs: number;
-  readMessageTimeoutMs: number;
-  writeTimeoutMs: number;
-}
+import type { Clock } from './clock.js';
+import type { Swept, Timeouts } from './sweeper.js';
 
 // Listeners are shared functions, not per-connection closures: at tens of
 // thousands of idle connections each closure (and its context) is measurable
@@ -35,24 +31,27 @@ function onError(this: WebSocket, err: Error): void {
   if (link.closeCodeSent === undefined) link.closeCodeSent = closeCodeForWsError(err);
 }
 
-export abstract class Link {
-  readonly openedAt = Date.now();
+export abstract class Link implements Swept {
+  readonly openedAt: number;
   /** Code of the first close frame this relay sent, if it closed first. */
   closeCodeSent: number | undefined;
   closed = false;
+  abstract readonly drainFirst: boolean;
 
-  private lastPingAt = Date.now();
+  private lastPingAt: number;
   private pingOutstandingSince = 0;
   private messages = 0;
   private partialSince = 0;
   private partialAtMessage = 0;
-  private pongWaiters: Array<() => void> | undefined;
+  private probeWaiters: Array<(alive: boolean) => void> | undefined;
 
   protected constructor(
     readonly ws: WebSocket,
     readonly socket: Socket,
+    protected readonly clock: Clock,
     readonly remote: string,
   ) {
+    this.openedAt = this.lastPingAt = clock.now();
     (ws as unknown as Record<symbol, Link>)[kLink] = this;
     (socket as unknown as Record<symbol, Link>)[kLink] = this;
     ws.on('pong', onPong);
@@ -70,10 +69,40 @@ export abstract class Link {
     this.ws.close(code, reason);
   }
 
-  /** Resolves `onAlive` on the next pong, if one comes (conflict probe). */
-  awaitPong(onAlive: () => void): void {
-    (this.pongWaiters ??= []).push(onAlive);
-    this.ws.ping();
+  /** Shutdown's close: 1001. */
+  goAway(): void {
+    this.close(CloseCode.goingAway, Reason.shuttingDown);
+  }
+
+  /** Cuts the connection without a close handshake (end of a drain). */
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  /**
+   * Liveness (conflict probe): pings, and resolves true on the next pong, false
+   * after `timeoutMs` or when the connection closes first.
+   */
+  probe(timeoutMs: number): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const settle = (alive: boolean): void => {
+        this.clock.clearTimeout(timer);
+        const waiters = this.probeWaiters;
+        const i = waiters === undefined ? -1 : waiters.indexOf(settle);
+        if (i !== -1) waiters!.splice(i, 1);
+        resolve(alive);
+      };
+      const timer = this.clock.setTimeout(() => settle(false), timeoutMs);
+      (this.probeWaiters ??= []).push(settle);
+      this.ws.ping();
+    });
+  }
+
+  /** The connection is gone: mark it, and answer pending probes with "not alive". */
+  markClosed(): void {
+    this.closed = true;
+    this.settleProbes(false);
   }
 
   /** When writes last stopped making progress, or undefined. */
@@ -111,10 +140,14 @@ export abstract class Link {
   /** A pong arrived (called from the shared listener). */
   pong(): void {
     this.pingOutstandingSince = 0;
-    const waiters = this.pongWaiters;
+    this.settleProbes(true);
+  }
+
+  private settleProbes(alive: boolean): void {
+    const waiters = this.probeWaiters;
     if (waiters !== undefined) {
-      this.pongWaiters = undefined;
-      for (const w of waiters) w();
+      this.probeWaiters = undefined;
+      for (const w of waiters) w(alive);
     }
   }
 }

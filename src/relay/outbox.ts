@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../protocol.js';
 import type { Backlogged, BufferBudget } from './buffer-budget.js';
+import type { Clock } from './clock.js';
 import { sendText } from './wire.js';
 
 /** Bytes charged per queued item on top of its length (matches the reference's accounting). */
@@ -62,6 +63,7 @@ export class Outbox implements Backlogged {
     private readonly limit: number,
     private readonly budget: BufferBudget,
     private readonly owner: OutboxOwner,
+    private readonly clock: Clock,
   ) {
     (socket as unknown as Record<symbol, Outbox>)[kOutbox] = this;
     socket.on('drain', onSocketDrain);
@@ -130,14 +132,14 @@ export class Outbox implements Backlogged {
     this.queued += charge;
     if (this.items === NO_ITEMS) this.items = [];
     this.items.push(item);
-    if (this.stalledSince === undefined) this.stalledSince = Date.now();
+    if (this.stalledSince === undefined) this.stalledSince = this.clock.now();
     return true;
   }
 
   private write(frame: Buffer): void {
     sendText(this.ws, this.socket, frame);
     this.owner.onFrameWritten(frame);
-    if (this.stalledSince === undefined && this.socket.writableNeedDrain) this.stalledSince = Date.now();
+    if (this.stalledSince === undefined && this.socket.writableNeedDrain) this.stalledSince = this.clock.now();
   }
 
   /** The socket's 'drain': write what is queued while it keeps up. */

@@ -1,11 +1,13 @@
 // One phone connection on /v1/client: its conn_id, the binary it registered
 // under, its outbox, and whether the binary asked for its close (which
-// suppresses the close notice, relay-behaviour.md §5).
+// suppresses the close notice, relay-behaviour.md §5). It is the local
+// PhoneEndpoint (endpoints.ts).
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import type { BinaryLink } from './binary-link.js';
 import type { BufferBudget } from './buffer-budget.js';
+import type { Clock } from './clock.js';
 import { CloseCode, Reason } from '../protocol.js';
+import type { BinaryEndpoint, PhoneEndpoint } from './endpoints.js';
 import { makeWrapPrefix } from './envelope.js';
 import { Link } from './link.js';
 import { Outbox, type OutboxOwner } from './outbox.js';
@@ -15,17 +17,19 @@ export interface PhoneEvents {
   onBacklogClose(phone: PhoneLink): void;
 }
 
-export class PhoneLink extends Link implements OutboxOwner {
+export class PhoneLink extends Link implements PhoneEndpoint, OutboxOwner {
+  readonly drainFirst = true;
   readonly outbox: Outbox;
   private prefix: Buffer | undefined;
-  /** The binary holding the slot when this phone registered; set on registration. */
-  binary: BinaryLink | undefined;
+  /** The binary holding the slot when this phone registered; set once registration settles. */
+  binary: BinaryEndpoint | undefined;
   /** True once the binary sent a close directive for this phone. */
   closeRequestedByBinary = false;
 
   constructor(
     ws: WebSocket,
     socket: Socket,
+    clock: Clock,
     remote: string,
     readonly serverId: string,
     readonly connId: string,
@@ -34,8 +38,8 @@ export class PhoneLink extends Link implements OutboxOwner {
     budget: BufferBudget,
     private readonly events: PhoneEvents,
   ) {
-    super(ws, socket, remote);
-    this.outbox = new Outbox(ws, socket, outboxLimit, budget, this);
+    super(ws, socket, clock, remote);
+    this.outbox = new Outbox(ws, socket, outboxLimit, budget, this, clock);
   }
 
   /**
@@ -51,6 +55,20 @@ export class PhoneLink extends Link implements OutboxOwner {
     this.countMessage();
   }
 
+  /** A frame from the binary (the frame path: no wrapper beyond this call). */
+  sendFrame(frame: Buffer): boolean {
+    return this.outbox.sendFrame(frame);
+  }
+
+  pause(): void {
+    this.ws.pause();
+  }
+
+  /** Reading starts only once registration settled (the relay holds it paused until then). */
+  resume(): void {
+    if (this.binary !== undefined) this.ws.resume();
+  }
+
   /** The binary's close directive: frame (if any) then close, behind the queue. */
   closeByBinary(frame: Buffer | undefined, code: number): void {
     this.closeRequestedByBinary = true;
@@ -61,6 +79,10 @@ export class PhoneLink extends Link implements OutboxOwner {
   closeNow(code: number, reason: string): void {
     this.outbox.clear();
     this.close(code, reason);
+  }
+
+  override goAway(): void {
+    this.closeNow(CloseCode.goingAway, Reason.shuttingDown);
   }
 
   onFrameWritten(frame: Buffer): void {

@@ -1,12 +1,19 @@
 // The server-id registry (relay-behaviour.md §1–§2): which binary holds each
-// server-id, which phones are attached to it, and the grace window. A pure state
-// machine with no sockets, timers or clocks: callers hand it opaque connection
-// handles and act on the decisions it returns. A cluster mode on a shared store
-// implements this same contract; only connection lifecycle events reach it,
-// never a per-frame operation.
-
-/** Identity of a grace window, so a late or replaced timer can be recognised. */
-export type GraceToken = number;
+// server-id, which phones are attached to it, and the grace window.
+//
+// The `Registry` interface is the seam a cluster mode plugs a shared store into
+// (decision 0013). Lifecycle operations — claim, conflict resolution, phone
+// (un)registration, release — return Promises, because a store answers across
+// the network. Lookups on the frame path — phone(), phones(), holder(),
+// counts() — stay synchronous views of this node's state, so routing a frame
+// never waits on, or allocates for, the store. Grace expiry is driven by the
+// registry itself and reported through `RegistryHooks`: here a GraceTimers part
+// on the injected clock; in a cluster, a store deadline popped by one node.
+// Handles are endpoints (endpoints.ts), so a store may hand back proxies for
+// connections held by other nodes.
+import { realClock, type Clock } from './clock.js';
+import type { BinaryEndpoint, PhoneEndpoint } from './endpoints.js';
+import { GraceTimers } from './grace-timers.js';
 
 export type ClaimResult<B, P> =
   | { kind: 'claimed' }
@@ -25,110 +32,125 @@ export type RegisterResult<B> =
   | { kind: 'no_server' }
   | { kind: 'at_cap' };
 
-export type ReleaseResult = { kind: 'grace'; token: GraceToken } | { kind: 'not_holder' };
-
 export interface RegistryCounts {
   /** Binaries holding a slot, excluding those in grace. */
   binaries: number;
   phones: number;
 }
 
-export interface Registry<B, P extends { readonly connId: string }> {
-  claim(serverId: string, binary: B): ClaimResult<B, P>;
+/** What the registry reports on its own initiative. */
+export interface RegistryHooks<P> {
+  /** A grace window ended without a reclaim: close these phones (this node's). */
+  graceExpired(serverId: string, phones: P[]): void;
+}
+
+export interface Registry<B = BinaryEndpoint, P extends { readonly connId: string } = PhoneEndpoint> {
+  claim(serverId: string, binary: B): Promise<ClaimResult<B, P>>;
   /** Settles a conflict probe: `incumbentAlive` is whether the incumbent answered in time. */
-  resolveConflict(serverId: string, newcomer: B, incumbent: B, incumbentAlive: boolean): ConflictResult<B, P>;
+  resolveConflict(serverId: string, newcomer: B, incumbent: B, incumbentAlive: boolean): Promise<ConflictResult<B, P>>;
   /** Check and insert in one step: 4404 before 4429, allowed during grace. */
-  registerPhone(serverId: string, phone: P, maxPhones: number): RegisterResult<B>;
-  /** Returns false when the phone was not registered (already evicted). */
-  unregisterPhone(serverId: string, phone: P): boolean;
-  /** The binary's connection ended. Only the current holder arms a grace window. */
-  releaseBinary(serverId: string, binary: B): ReleaseResult;
-  /** The grace timer fired. Returns the phones to close, or undefined for a stale token. */
-  expireGrace(serverId: string, token: GraceToken): P[] | undefined;
-  /** The live (not in grace) binary holding the slot. */
+  registerPhone(serverId: string, phone: P, maxPhones: number): Promise<RegisterResult<B>>;
+  /** Resolves false when the phone was not registered (already evicted). */
+  unregisterPhone(serverId: string, phone: P): Promise<boolean>;
+  /**
+   * The binary's connection ended. Only the current holder arms a grace window
+   * (resolves true); a displaced binary resolves false.
+   */
+  releaseBinary(serverId: string, binary: B): Promise<boolean>;
+  /** The live (not in grace) binary holding the slot, as this node sees it. */
   holder(serverId: string): B | undefined;
   phone(serverId: string, connId: string): P | undefined;
   /** Phones attached to a server-id, e.g. to apply backpressure to all of them. */
   phones(serverId: string): Iterable<P>;
   counts(): RegistryCounts;
-  /** Every slot's binary (live or in grace) and phones, for shutdown. */
-  drainAll(): { binaries: B[]; phones: P[] };
+  /** Shutdown: stop grace windows; no hook fires afterwards. */
+  close(): Promise<void>;
+}
+
+/** How the relay builds its registry: it hands over the hooks the registry reports to. */
+export type RegistryFactory<B = BinaryEndpoint, P extends { readonly connId: string } = PhoneEndpoint> = (
+  hooks: RegistryHooks<P>,
+) => Registry<B, P>;
+
+export interface MemoryRegistryOptions {
+  gracePeriodMs: number;
+  clock?: Clock;
 }
 
 interface Slot<B, P> {
   binary: B;
   /** Set while the binary is gone and the slot waits for it. */
-  graceToken: GraceToken | undefined;
+  inGrace: boolean;
   phones: Map<string, P>;
 }
 
-export class MemoryRegistry<B, P extends { readonly connId: string }> implements Registry<B, P> {
+/**
+ * The single-node registry: a state machine over a Map. Every decision is made
+ * synchronously when the method is called; the Promise only carries it.
+ */
+export class MemoryRegistry<B = BinaryEndpoint, P extends { readonly connId: string } = PhoneEndpoint>
+  implements Registry<B, P>
+{
   private readonly slots = new Map<string, Slot<B, P>>();
-  private nextToken: GraceToken = 1;
+  private readonly grace: GraceTimers;
   private liveBinaries = 0;
   private phoneCount = 0;
 
-  claim(serverId: string, binary: B): ClaimResult<B, P> {
-    const slot = this.slots.get(serverId);
-    if (slot === undefined) {
-      this.slots.set(serverId, { binary, graceToken: undefined, phones: new Map() });
-      this.liveBinaries++;
-      return { kind: 'claimed' };
-    }
-    if (slot.graceToken !== undefined) return { kind: 'reclaimed', evicted: this.install(slot, binary) };
-    return { kind: 'conflict', incumbent: slot.binary };
+  constructor(
+    private readonly hooks: RegistryHooks<P>,
+    opts: MemoryRegistryOptions,
+  ) {
+    this.grace = new GraceTimers(opts.clock ?? realClock, opts.gracePeriodMs, (serverId) => this.expire(serverId));
   }
 
-  resolveConflict(serverId: string, newcomer: B, incumbent: B, incumbentAlive: boolean): ConflictResult<B, P> {
+  claim(serverId: string, binary: B): Promise<ClaimResult<B, P>> {
+    return Promise.resolve(this.claimNow(serverId, binary));
+  }
+
+  resolveConflict(serverId: string, newcomer: B, incumbent: B, incumbentAlive: boolean): Promise<ConflictResult<B, P>> {
     const slot = this.slots.get(serverId);
     // The slot emptied during the probe (grace expired already): a plain claim.
-    if (slot === undefined) return this.claim(serverId, newcomer) as ConflictResult<B, P>;
+    if (slot === undefined) return Promise.resolve(this.claimNow(serverId, newcomer) as ConflictResult<B, P>);
     // Changed hands during the probe: treat as a conflict.
-    if (slot.binary !== incumbent) return { kind: 'rejected' };
+    if (slot.binary !== incumbent) return Promise.resolve({ kind: 'rejected' });
     // The incumbent disconnected during the probe: reclaim, no takeover.
-    if (slot.graceToken !== undefined) return { kind: 'reclaimed', evicted: this.install(slot, newcomer) };
-    if (incumbentAlive) return { kind: 'rejected' };
+    if (slot.inGrace) return Promise.resolve({ kind: 'reclaimed', evicted: this.install(serverId, slot, newcomer) });
+    if (incumbentAlive) return Promise.resolve({ kind: 'rejected' });
     const evicted = this.evictPhones(slot);
     slot.binary = newcomer;
-    return { kind: 'takeover', displaced: incumbent, evicted };
+    return Promise.resolve({ kind: 'takeover', displaced: incumbent, evicted });
   }
 
-  registerPhone(serverId: string, phone: P, maxPhones: number): RegisterResult<B> {
+  registerPhone(serverId: string, phone: P, maxPhones: number): Promise<RegisterResult<B>> {
     const slot = this.slots.get(serverId);
-    if (slot === undefined) return { kind: 'no_server' };
-    if (slot.phones.size >= maxPhones) return { kind: 'at_cap' };
+    if (slot === undefined) return Promise.resolve({ kind: 'no_server' });
+    if (slot.phones.size >= maxPhones) return Promise.resolve({ kind: 'at_cap' });
     slot.phones.set(phone.connId, phone);
     this.phoneCount++;
-    return { kind: 'registered', binary: slot.binary, inGrace: slot.graceToken !== undefined };
+    return Promise.resolve({ kind: 'registered', binary: slot.binary, inGrace: slot.inGrace });
   }
 
-  unregisterPhone(serverId: string, phone: P): boolean {
+  unregisterPhone(serverId: string, phone: P): Promise<boolean> {
     const slot = this.slots.get(serverId);
-    if (slot === undefined || slot.phones.get(phone.connId) !== phone) return false;
+    if (slot === undefined || slot.phones.get(phone.connId) !== phone) return Promise.resolve(false);
     slot.phones.delete(phone.connId);
     this.phoneCount--;
-    return true;
+    return Promise.resolve(true);
   }
 
-  releaseBinary(serverId: string, binary: B): ReleaseResult {
+  releaseBinary(serverId: string, binary: B): Promise<boolean> {
     const slot = this.slots.get(serverId);
-    // A displaced binary must never arm a timer that would evict its successor.
-    if (slot === undefined || slot.binary !== binary || slot.graceToken !== undefined) return { kind: 'not_holder' };
-    slot.graceToken = this.nextToken++;
+    // A displaced binary must never arm a window that would evict its successor.
+    if (slot === undefined || slot.binary !== binary || slot.inGrace) return Promise.resolve(false);
+    slot.inGrace = true;
     this.liveBinaries--;
-    return { kind: 'grace', token: slot.graceToken };
-  }
-
-  expireGrace(serverId: string, token: GraceToken): P[] | undefined {
-    const slot = this.slots.get(serverId);
-    if (slot === undefined || slot.graceToken !== token) return undefined;
-    this.slots.delete(serverId);
-    return this.evictPhones(slot);
+    this.grace.arm(serverId);
+    return Promise.resolve(true);
   }
 
   holder(serverId: string): B | undefined {
     const slot = this.slots.get(serverId);
-    return slot !== undefined && slot.graceToken === undefined ? slot.binary : undefined;
+    return slot !== undefined && !slot.inGrace ? slot.binary : undefined;
   }
 
   phone(serverId: string, connId: string): P | undefined {
@@ -143,19 +165,33 @@ export class MemoryRegistry<B, P extends { readonly connId: string }> implements
     return { binaries: this.liveBinaries, phones: this.phoneCount };
   }
 
-  drainAll(): { binaries: B[]; phones: P[] } {
-    const binaries: B[] = [];
-    const phones: P[] = [];
-    for (const slot of this.slots.values()) {
-      if (slot.graceToken === undefined) binaries.push(slot.binary);
-      for (const p of slot.phones.values()) phones.push(p);
+  close(): Promise<void> {
+    this.grace.clear();
+    return Promise.resolve();
+  }
+
+  private claimNow(serverId: string, binary: B): ClaimResult<B, P> {
+    const slot = this.slots.get(serverId);
+    if (slot === undefined) {
+      this.slots.set(serverId, { binary, inGrace: false, phones: new Map() });
+      this.liveBinaries++;
+      return { kind: 'claimed' };
     }
-    return { binaries, phones };
+    if (slot.inGrace) return { kind: 'reclaimed', evicted: this.install(serverId, slot, binary) };
+    return { kind: 'conflict', incumbent: slot.binary };
+  }
+
+  private expire(serverId: string): void {
+    const slot = this.slots.get(serverId);
+    if (slot === undefined || !slot.inGrace) return;
+    this.slots.delete(serverId);
+    this.hooks.graceExpired(serverId, this.evictPhones(slot));
   }
 
   /** Reclaim: cancel grace, install the new binary, evict every phone. */
-  private install(slot: Slot<B, P>, binary: B): P[] {
-    slot.graceToken = undefined;
+  private install(serverId: string, slot: Slot<B, P>, binary: B): P[] {
+    this.grace.cancel(serverId);
+    slot.inGrace = false;
     slot.binary = binary;
     this.liveBinaries++;
     return this.evictPhones(slot);

@@ -1,24 +1,41 @@
 // The relay core: attaches upgraded binary and phone sockets to the registry,
-// forwards frames between them, and owns grace timers, the conflict probe, close
-// notices and graceful shutdown (relay-behaviour.md §1–§6). HTTP, admission and
-// TLS live in src/http and src/tls; this module sees only upgraded sockets.
+// forwards frames between them, and turns registry decisions into close codes,
+// close notices and log lines; graceful shutdown (relay-behaviour.md §1–§6).
+// HTTP, admission and TLS live in src/http and src/tls; this module sees only
+// upgraded sockets. Lifecycle steps go through the (asynchronous) Registry and
+// stay correct when a connection closes while one is pending; the frame path
+// (routeFromBinary, routeFromPhone) uses only the registry's synchronous views.
+// Named parts: grace windows are the registry's (grace-timers.ts), the conflict
+// probe is conflict-probe.ts, the drain spread drain-schedule.ts.
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import type { EnvelopeDropReason } from '../ops/log-events.js';
+import type { EnvelopeDropReason, RegistryStep } from '../ops/log-events.js';
 import type { Logger } from '../ops/logger.js';
 import type { RelayMetrics } from '../ops/metrics.js';
 import type { PushDispatcher } from '../push/dispatcher.js';
+import { CloseCode, Reason } from '../protocol.js';
 import { BinaryLink } from './binary-link.js';
 import { BufferBudget } from './buffer-budget.js';
-import { CloseCode, Reason } from '../protocol.js';
+import { realClock, type Clock } from './clock.js';
+import { ConflictProbe } from './conflict-probe.js';
+import { scheduleDrain } from './drain-schedule.js';
+import type { BinaryEndpoint, PhoneEndpoint } from './endpoints.js';
 import { decodeBinaryEnvelope, encodeCloseNotice } from './envelope.js';
 import { newConnId, randomHex8 } from './ids.js';
 import { isJsonValue } from './json-scan.js';
-import { linkOf, type Link, type Timeouts } from './link.js';
+import { linkOf, type Link } from './link.js';
 import { PhoneLink } from './phone-link.js';
-import { MemoryRegistry, type GraceToken, type Registry } from './registry.js';
-import { Sweeper } from './sweeper.js';
+import {
+  MemoryRegistry,
+  type ClaimResult,
+  type ConflictResult,
+  type RegisterResult,
+  type Registry,
+  type RegistryFactory,
+  type RegistryHooks,
+} from './registry.js';
+import { Sweeper, type Timeouts } from './sweeper.js';
 import { framePhoneFrame } from './wire.js';
 
 export interface RelayOptions extends Timeouts {
@@ -37,7 +54,10 @@ export interface RelayDeps {
   logger: Logger;
   metrics: RelayMetrics;
   push: PushDispatcher;
-  registry?: Registry<BinaryLink, PhoneLink>;
+  /** Builds the registry from the relay's hooks; defaults to a MemoryRegistry. */
+  registry?: RegistryFactory;
+  /** Defaults to the real clock; unit tests pass a fake one. */
+  clock?: Clock;
 }
 
 export interface BinaryInfo {
@@ -61,13 +81,14 @@ const DEVICE_NAME_LOG_CHARS = 64;
 const DROP_LOG_INTERVAL_MS = 1000;
 
 export class Relay {
-  private readonly registry: Registry<BinaryLink, PhoneLink>;
+  private readonly registry: Registry;
   private readonly logger: Logger;
   private readonly metrics: RelayMetrics;
   private readonly push: PushDispatcher;
+  private readonly clock: Clock;
   private readonly budget: BufferBudget;
-  private readonly sweeper: Sweeper;
-  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly sweeper: Sweeper<Link>;
+  private readonly conflictProbe: ConflictProbe;
   private readonly highWater: number;
   private shuttingDown = false;
   private readonly phoneEvents;
@@ -82,13 +103,16 @@ export class Relay {
     private readonly opts: RelayOptions,
     deps: RelayDeps,
   ) {
-    this.registry = deps.registry ?? new MemoryRegistry<BinaryLink, PhoneLink>();
     this.logger = deps.logger;
     this.metrics = deps.metrics;
     this.push = deps.push;
+    this.clock = deps.clock ?? realClock;
+    const hooks: RegistryHooks<PhoneEndpoint> = { graceExpired: (serverId, phones) => this.graceExpired(serverId, phones) };
+    this.registry = deps.registry?.(hooks) ?? new MemoryRegistry(hooks, { gracePeriodMs: opts.gracePeriodMs, clock: this.clock });
     this.budget = new BufferBudget(opts.maxBufferedBytes);
     deps.metrics.queuedBytesSource = () => this.budget.usedBytes;
-    this.sweeper = new Sweeper(opts);
+    this.sweeper = new Sweeper<Link>(opts, this.clock);
+    this.conflictProbe = new ConflictProbe(this.clock, opts.conflictProbeTimeoutMs);
     this.highWater = opts.binaryHighWaterBytes ?? DEFAULT_BINARY_HIGH_WATER;
     const metrics = this.metrics;
     // The forwarded-frame counters are plain fields (metrics.ts): one add per frame.
@@ -122,10 +146,10 @@ export class Relay {
     };
     this.binaryEvents = {
       pausePhones: (b: BinaryLink): void => {
-        for (const p of this.registry.phones(b.serverId)) p.ws.pause();
+        for (const p of this.registry.phones(b.serverId)) p.pause();
       },
       resumePhones: (b: BinaryLink): void => {
-        for (const p of this.registry.phones(b.serverId)) p.ws.resume();
+        for (const p of this.registry.phones(b.serverId)) p.resume();
       },
     };
   }
@@ -144,6 +168,7 @@ export class Relay {
     const link = new BinaryLink(
       ws,
       socket,
+      this.clock,
       info.remote,
       info.serverId,
       randomHex8(),
@@ -152,18 +177,68 @@ export class Relay {
       this.binaryEvents,
     );
     if (!this.wire(link, this.onBinaryMessage, this.onBinaryClose)) return;
-    const res = this.registry.claim(info.serverId, link);
+    // Not read until it holds the slot: nothing it sends could be routed yet.
+    ws.pause();
+    this.registry.claim(info.serverId, link).then(
+      (res) => this.claimSettled(link, res),
+      () => this.registryFailed(link, 'claim'),
+    );
+  }
+
+  private claimSettled(link: BinaryLink, res: ClaimResult<BinaryEndpoint, PhoneEndpoint>): void {
+    link.ws.resume();
     if (res.kind === 'conflict') {
-      this.probe(link, res.incumbent);
+      // Holding nothing yet: a newcomer that is gone (or a drain) ends here.
+      if (this.shuttingDown || link.closed) return;
+      const incumbent = res.incumbent;
+      this.conflictProbe.alive(incumbent).then((alive) => {
+        // Shutdown closes the newcomer itself, without a log line.
+        if (this.shuttingDown || link.closed) return;
+        this.registry.resolveConflict(link.serverId, link, incumbent, alive).then(
+          (r) => this.conflictSettled(link, r),
+          () => this.registryFailed(link, 'resolve_conflict'),
+        );
+      });
       return;
     }
     if (res.kind === 'reclaimed') this.evict(res.evicted);
-    this.activate(link);
+    this.holding(link);
   }
 
-  private activate(link: BinaryLink): void {
+  private conflictSettled(newcomer: BinaryLink, res: ConflictResult<BinaryEndpoint, PhoneEndpoint>): void {
+    switch (res.kind) {
+      case 'rejected':
+        newcomer.state = 'gone';
+        if (newcomer.closed) return;
+        this.metrics.upgrades.server.reject_409.inc();
+        this.metrics.registerFailures.server_in_use.inc();
+        this.logger.warn('server_id_conflict', { server_id: newcomer.serverId, remote: newcomer.remote });
+        newcomer.close(CloseCode.claimed, Reason.claimed);
+        return;
+      case 'takeover':
+        res.displaced.state = 'gone';
+        this.evict(res.evicted);
+        this.logger.warn('server_id_takeover', {
+          server_id: newcomer.serverId,
+          from: res.displaced.binaryConnId,
+          to: newcomer.binaryConnId,
+        });
+        res.displaced.close(CloseCode.internal, Reason.heartbeatTimeout);
+        break;
+      case 'reclaimed':
+        this.evict(res.evicted);
+        break;
+      case 'claimed':
+        break;
+    }
+    this.holding(newcomer);
+  }
+
+  /** The binary now holds its server-id. If it closed meanwhile, release the slot again. */
+  private holding(link: BinaryLink): void {
+    // A drain closes every link itself; the registry is closed after it.
+    if (this.shuttingDown) return;
     link.state = 'active';
-    this.cancelGrace(link.serverId);
     this.metrics.upgrades.server.accept.inc();
     this.syncGauges();
     this.logger.info('server_claimed', {
@@ -172,95 +247,50 @@ export class Relay {
       binary_version: link.version,
       remote: link.remote,
     });
-  }
-
-  /** A live incumbent holds the slot: ping it, and settle once it answers or the probe times out. */
-  private probe(newcomer: BinaryLink, incumbent: BinaryLink): void {
-    let settled = false;
-    const settle = (alive: boolean): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      // Shutdown closes the newcomer itself, without a log line.
-      if (this.shuttingDown || newcomer.closed) return;
-      const res = this.registry.resolveConflict(newcomer.serverId, newcomer, incumbent, alive);
-      switch (res.kind) {
-        case 'rejected':
-          newcomer.state = 'gone';
-          this.metrics.upgrades.server.reject_409.inc();
-          this.metrics.registerFailures.server_in_use.inc();
-          this.logger.warn('server_id_conflict', { server_id: newcomer.serverId, remote: newcomer.remote });
-          newcomer.close(CloseCode.claimed, Reason.claimed);
-          return;
-        case 'takeover':
-          res.displaced.state = 'gone';
-          this.evict(res.evicted);
-          this.logger.warn('server_id_takeover', {
-            server_id: newcomer.serverId,
-            from: res.displaced.binaryConnId,
-            to: newcomer.binaryConnId,
-          });
-          res.displaced.close(CloseCode.internal, Reason.heartbeatTimeout);
-          break;
-        case 'reclaimed':
-          this.evict(res.evicted);
-          break;
-        case 'claimed':
-          break;
-      }
-      this.activate(newcomer);
-    };
-    const timer = setTimeout(() => settle(false), this.opts.conflictProbeTimeoutMs);
-    incumbent.awaitPong(() => settle(true));
-    // The incumbent dropping during the probe turns it into a reclaim at once.
-    incumbent.ws.once('close', () => settle(false));
+    if (link.closed) this.release(link);
   }
 
   private onBinaryClosed(link: BinaryLink): void {
     this.untrack(link);
     const wasActive = link.state === 'active';
     link.state = 'gone';
-    if (!wasActive || this.shuttingDown) return;
-    const res = this.registry.releaseBinary(link.serverId, link);
-    if (res.kind !== 'grace') return;
+    // A claim still pending releases the slot once it settles (holding()).
+    if (wasActive && !this.shuttingDown) this.release(link);
+  }
+
+  private release(link: BinaryLink): void {
+    link.state = 'gone';
+    this.registry.releaseBinary(link.serverId, link).then(
+      (graceArmed) => {
+        if (!graceArmed) return;
+        this.syncGauges();
+        this.logger.info('server_released', {
+          server_id: link.serverId,
+          binary_conn_id: link.binaryConnId,
+          duration: this.clock.now() - link.openedAt,
+        });
+        // Phones stay attached during grace; let them be read again (a frame now closes them).
+        if (link.phonesPaused) {
+          link.phonesPaused = false;
+          this.binaryEvents.resumePhones(link);
+        }
+      },
+      () => this.registryFailed(link, 'release'),
+    );
+  }
+
+  /** Reported by the registry: the grace window ended without a reclaim. */
+  private graceExpired(serverId: string, phones: PhoneEndpoint[]): void {
+    // A drain closes every phone itself.
+    if (this.shuttingDown) return;
+    this.metrics.graceExpiries.inc();
+    this.logger.info('grace_expired', { server_id: serverId, count: phones.length });
+    for (const p of phones) p.closeNow(CloseCode.normal, Reason.graceExpired);
     this.syncGauges();
-    this.logger.info('server_released', {
-      server_id: link.serverId,
-      binary_conn_id: link.binaryConnId,
-      duration: Date.now() - link.openedAt,
-    });
-    // Phones stay attached during grace; let them be read again (a frame now closes them).
-    if (link.phonesPaused) {
-      link.phonesPaused = false;
-      this.binaryEvents.resumePhones(link);
-    }
-    this.armGrace(link.serverId, res.token);
-  }
-
-  private armGrace(serverId: string, token: GraceToken): void {
-    this.cancelGrace(serverId);
-    const timer = setTimeout(() => {
-      if (this.graceTimers.get(serverId) === timer) this.graceTimers.delete(serverId);
-      const phones = this.registry.expireGrace(serverId, token);
-      if (phones === undefined) return; // cancelled or replaced: harmless
-      this.metrics.graceExpiries.inc();
-      this.logger.info('grace_expired', { server_id: serverId, count: phones.length });
-      for (const p of phones) p.closeNow(CloseCode.normal, Reason.graceExpired);
-      this.syncGauges();
-    }, this.opts.gracePeriodMs);
-    this.graceTimers.set(serverId, timer);
-  }
-
-  private cancelGrace(serverId: string): void {
-    const timer = this.graceTimers.get(serverId);
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      this.graceTimers.delete(serverId);
-    }
   }
 
   /** Closes phones displaced by a reclaim or takeover: no notice, the new daemon never knew them. */
-  private evict(phones: PhoneLink[]): void {
+  private evict(phones: PhoneEndpoint[]): void {
     for (const p of phones) p.closeNow(CloseCode.noServer, Reason.reclaimed);
     if (phones.length > 0) this.syncGauges();
   }
@@ -272,7 +302,7 @@ export class Relay {
         const phone = this.registry.phone(binary.serverId, env.connId);
         if (phone === undefined) return this.dropped(binary, 'unknown conn_id');
         if (env.closeCode === undefined) {
-          if (!phone.outbox.sendFrame(env.frame)) this.dropped(binary, 'phone refused frame');
+          if (!phone.sendFrame(env.frame)) this.dropped(binary, 'phone refused frame');
         } else {
           phone.closeByBinary(env.frame, env.closeCode);
         }
@@ -294,7 +324,7 @@ export class Relay {
 
   private dropped(binary: BinaryLink, reason: EnvelopeDropReason): void {
     this.metrics.envelopesDropped.inc();
-    const now = Date.now();
+    const now = this.clock.now();
     if (now - binary.lastDropLogAt < DROP_LOG_INTERVAL_MS) return;
     binary.lastDropLogAt = now;
     this.logger.warn('envelope_dropped', { server_id: binary.serverId, binary_conn_id: binary.binaryConnId, reason });
@@ -308,6 +338,7 @@ export class Relay {
     const phone = new PhoneLink(
       ws,
       socket,
+      this.clock,
       info.remote,
       info.serverId,
       connId,
@@ -317,31 +348,47 @@ export class Relay {
       this.phoneEvents,
     );
     if (!this.wire(phone, this.onPhoneMessage, this.onPhoneClose)) return;
-    const res = this.registry.registerPhone(info.serverId, phone, this.opts.maxPhonesPerServer);
+    // Not read until registered: a frame needs the binary registration returns.
+    ws.pause();
+    this.registry.registerPhone(info.serverId, phone, this.opts.maxPhonesPerServer).then(
+      (res) => this.registerSettled(phone, res),
+      () => this.registryFailed(phone, 'register_phone'),
+    );
+  }
+
+  private registerSettled(phone: PhoneLink, res: RegisterResult<BinaryEndpoint>): void {
+    if (res.kind === 'registered') {
+      if (phone.closed) {
+        // Closed while registration was pending: take it back; nobody saw it, no notice.
+        this.registry.unregisterPhone(phone.serverId, phone).catch(() => this.registryFailed(phone, 'unregister_phone'));
+        return;
+      }
+      phone.binary = res.binary;
+      if (!res.binary.phonesPaused) phone.resume();
+      this.metrics.upgrades.client.accept.inc();
+      this.syncGauges();
+      this.logger.info('phone_registered', {
+        server_id: phone.serverId,
+        conn_id: phone.connId,
+        device_name: phone.deviceName,
+        remote: phone.remote,
+      });
+      return;
+    }
+    // Refused: read again so the close handshake completes.
+    phone.ws.resume();
+    if (phone.closed) return;
     if (res.kind === 'no_server') {
       this.metrics.upgrades.client.reject_404.inc();
       this.metrics.registerFailures.no_server.inc();
-      this.logger.info('phone_register_no_server', { server_id: info.serverId, remote: info.remote });
+      this.logger.info('phone_register_no_server', { server_id: phone.serverId, remote: phone.remote });
       phone.close(CloseCode.noServer, Reason.noServer);
-      return;
-    }
-    if (res.kind === 'at_cap') {
+    } else {
       this.metrics.upgrades.client.reject_429.inc();
       this.metrics.registerFailures.phones_at_cap.inc();
-      this.logger.warn('phone_register_at_cap', { server_id: info.serverId, remote: info.remote });
+      this.logger.warn('phone_register_at_cap', { server_id: phone.serverId, remote: phone.remote });
       phone.close(CloseCode.tooManyPhones, Reason.tooManyPhones);
-      return;
     }
-    phone.binary = res.binary;
-    if (res.binary.phonesPaused) ws.pause();
-    this.metrics.upgrades.client.accept.inc();
-    this.syncGauges();
-    this.logger.info('phone_registered', {
-      server_id: info.serverId,
-      conn_id: connId,
-      device_name: deviceName,
-      remote: info.remote,
-    });
   }
 
   private routeFromPhone(phone: PhoneLink, data: Buffer, isBinary: boolean): void {
@@ -365,44 +412,58 @@ export class Relay {
   private onPhoneClosed(phone: PhoneLink, code: number): void {
     this.untrack(phone);
     phone.outbox.clear();
-    if (!this.registry.unregisterPhone(phone.serverId, phone)) return;
-    this.syncGauges();
+    // Not registered (pending or refused): registerSettled deals with it.
+    if (phone.binary === undefined) return;
     const closeCode = phone.closeCodeSent ?? (code === CloseCode.noStatus || code === CloseCode.abnormal ? CloseCode.goingAway : code);
-    this.logger.info('phone_unregistered', {
-      server_id: phone.serverId,
-      conn_id: phone.connId,
-      close_code: closeCode,
-      duration: Date.now() - phone.openedAt,
-    });
-    const binary = phone.binary;
-    // Notice only to the same binary connection the phone registered under, and
-    // only when the binary did not ask for the close itself.
-    if (binary !== undefined && binary.state === 'active' && !phone.closeRequestedByBinary) {
-      binary.send(encodeCloseNotice(phone.connId, closeCode));
-    }
+    this.registry.unregisterPhone(phone.serverId, phone).then(
+      (removed) => {
+        if (!removed) return;
+        this.syncGauges();
+        this.logger.info('phone_unregistered', {
+          server_id: phone.serverId,
+          conn_id: phone.connId,
+          close_code: closeCode,
+          duration: this.clock.now() - phone.openedAt,
+        });
+        const binary = phone.binary!;
+        // Notice only to the same binary connection the phone registered under, and
+        // only when the binary did not ask for the close itself.
+        if (binary.state === 'active' && !phone.closeRequestedByBinary) {
+          binary.send(encodeCloseNotice(phone.connId, closeCode));
+        }
+      },
+      () => this.registryFailed(phone, 'unregister_phone'),
+    );
   }
 
   // ---- shared --------------------------------------------------------------
+
+  /**
+   * A lifecycle step failed in the registry's store. The connection cannot be
+   * placed, so it is closed with 1011; the error itself is not logged, since a
+   * store error may carry its address.
+   */
+  private registryFailed(link: Link, step: RegistryStep): void {
+    this.logger.error('registry_failed', { reason: step });
+    link.ws.resume();
+    if (!link.closed) link.close(CloseCode.internal, Reason.registryFailed);
+  }
 
   /**
    * Tracks a freshly upgraded link and attaches its shared listeners. During a
    * drain it is closed with 1001 at once; returns false then.
    */
   private wire(link: Link, onMessage: WsListener, onClose: WsListener): boolean {
-    this.track(link);
+    this.sweeper.add(link);
     link.ws.on('message', onMessage);
     link.ws.on('close', onClose);
     if (!this.shuttingDown) return true;
-    link.close(CloseCode.goingAway, Reason.shuttingDown);
+    link.goAway();
     return false;
   }
 
-  private track(link: Link): void {
-    this.sweeper.add(link);
-  }
-
   private untrack(link: Link): void {
-    link.closed = true;
+    link.markClosed();
     this.sweeper.delete(link);
   }
 
@@ -415,31 +476,20 @@ export class Relay {
   /**
    * Graceful drain (operations.md §10): every phone, then every binary, is closed
    * with 1001, spread over `drainSpreadMs`; whatever is still open after
-   * `drainTimeoutMs` is cut. Resolves when every connection is gone.
+   * `drainTimeoutMs` is cut. Resolves when every connection is gone and the
+   * registry is closed.
    */
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
-    for (const t of this.graceTimers.values()) clearTimeout(t);
-    this.graceTimers.clear();
-    const links = this.sweeper.drainOrder();
-    const spread = this.opts.drainSpreadMs;
-    const step = links.length > 1 ? spread / (links.length - 1) : 0;
-    const spreadTimers: NodeJS.Timeout[] = [];
-    links.forEach((link, i) => {
-      const closeIt = (): void => {
-        if (link instanceof PhoneLink) link.closeNow(CloseCode.goingAway, Reason.shuttingDown);
-        else link.close(CloseCode.goingAway, Reason.shuttingDown);
-      };
-      if (spread === 0 || i === 0) closeIt();
-      else spreadTimers.push(setTimeout(closeIt, Math.round(i * step)));
-    });
+    const drain = scheduleDrain(this.clock, this.sweeper.drainOrder(), this.opts.drainSpreadMs, (link) => link.goAway());
     const pushClosed = this.push.close();
     await this.sweeper.waitEmpty(this.opts.drainTimeoutMs);
-    for (const t of spreadTimers) clearTimeout(t);
-    for (const link of this.sweeper.drainOrder()) link.ws.terminate();
+    drain.cancel();
+    for (const link of this.sweeper.drainOrder()) link.terminate();
     await this.sweeper.waitEmpty(1000);
     this.sweeper.stop();
+    await this.registry.close();
     await pushClosed;
   }
 }
