@@ -67,6 +67,8 @@ export abstract class Link implements Swept {
   close(code: number, reason: string): void {
     if (this.closeCodeSent === undefined && !this.closed) this.closeCodeSent = code;
     this.ws.close(code, reason);
+    // A link held paused (pending registration, backpressure) must read the peer's close frame.
+    this.ws.resume();
   }
 
   /** Shutdown's close: 1001. */

@@ -158,6 +158,11 @@ export class Relay {
     return this.registry.counts();
   }
 
+  /** Upgraded connections still open, registered or not. */
+  get openConnections(): number {
+    return this.sweeper.size;
+  }
+
   get isShuttingDown(): boolean {
     return this.shuttingDown;
   }
