@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { BufferBudget } from '../../src/relay/buffer-budget.js';
 import { ITEM_OVERHEAD, Outbox, type OutboxOwner } from '../../src/relay/outbox.js';
 import { FakeClock } from '../helpers/clock.js';
-import { fakePair, flushWrites, type FakeSocket } from '../helpers/fake-socket.js';
+import { fakePair, flushWrites } from '../helpers/fake-socket.js';
 
 class Owner implements OutboxOwner {
   written: string[] = [];
