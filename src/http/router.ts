@@ -15,7 +15,7 @@ import { canonicalForWs, checkHandshake } from './handshake.js';
 import { checkUpgradeHeaders, type Endpoint } from './headers.js';
 import { healthBody, writeHealth } from './healthz.js';
 import { rejectUpgrade } from './raw-response.js';
-import { hostMatches } from '../tls/host.js';
+import { hostMatches } from './host.js';
 
 export interface RouterOptions {
   relay: Relay;

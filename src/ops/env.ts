@@ -3,8 +3,8 @@
 // A failure names the variable and the rule, never the value: the FCM key is a
 // secret, so is the Redis URL (it carries the password), and the others may be
 // pasted from one.
-import { isAllowedPushUrl, parseServiceAccount, type ParseResult, type ServiceAccount } from '../push/service-account.js';
 import { parseRedisUrl, REDIS_URL_SHAPE, type RedisTarget } from './redis-url.js';
+import { isAllowedPushUrl, parseServiceAccount, type ParseResult, type ServiceAccount } from './service-account.js';
 
 export const ENV_PRODUCTION = 'PYRYCODE_RELAY_PRODUCTION';
 export const ENV_SINGLE_INSTANCE = 'PYRYCODE_RELAY_SINGLE_INSTANCE';

@@ -13,7 +13,7 @@ import type { PushDispatcher } from './dispatcher.js';
 import { DropLog } from './drop-log.js';
 import { FcmSender } from './fcm.js';
 import { AccessTokens } from './oauth.js';
-import type { ServiceAccount } from './service-account.js';
+import type { ServiceAccount } from '../ops/service-account.js';
 import { KeyedBuckets } from './token-bucket.js';
 
 export interface PushLimits {

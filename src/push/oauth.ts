@@ -7,7 +7,7 @@
 // relay with push off never pays for it at boot.
 import { boundedPost, HttpFailure } from './bounded-http.js';
 import { oauthError } from './reply.js';
-import type { ServiceAccount } from './service-account.js';
+import type { ServiceAccount } from '../ops/service-account.js';
 
 export const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 const ASSERTION_LIFETIME_S = 3600;

@@ -7,7 +7,7 @@ import type { PushOutcome } from '../ops/metrics.js';
 import { DisabledPush, type PushDispatcher } from './dispatcher.js';
 import { defaultSendUrl } from './fcm.js';
 import { FcmPush, type PushLimits } from './fcm-push.js';
-import type { ServiceAccount } from './service-account.js';
+import type { ServiceAccount } from '../ops/service-account.js';
 
 /** What push needs from the environment; `undefined` = push off. */
 export interface PushSettings {

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { jwtVerify, decodeProtectedHeader } from 'jose';
 import type { PushOutcome, RelayMetrics } from '../../src/ops/metrics.js';
 import { FcmPush, type PushLimits } from '../../src/push/fcm-push.js';
-import { parseServiceAccount } from '../../src/push/service-account.js';
+import { parseServiceAccount } from '../../src/ops/service-account.js';
 import { connectBinary, connectPhone, newServerId, sleep, type TestClient } from '../helpers/clients.js';
 import { CLIENT_EMAIL, FakeGoogle, json, testKeyPem } from '../helpers/fake-google.js';
 import { metricValue } from '../helpers/metrics.js';

@@ -1,6 +1,8 @@
 // Parses and checks a Google service-account key (operations.md §2,
 // PYRYCODE_RELAY_FCM_CREDENTIALS). Error messages name the rule that failed and
-// never include any part of the value: the key is a secret.
+// never include any part of the value: the key is a secret. It lives in ops
+// with the rest of the environment validation (env.ts); push only uses the
+// parsed key, so ops never imports push.
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 
 export const DEFAULT_TOKEN_URI = 'https://oauth2.googleapis.com/token';

@@ -1,4 +1,4 @@
-// Host check for the TLS listener (operations.md §8): a request whose Host,
+// Host check for the TLS listener, applied by the router (operations.md §8): a request whose Host,
 // port stripped and compared case-insensitively, is not the domain gets 421
 // Misdirected Request. Keeps the relay from answering for names it was not
 // configured for (another vhost pointed at this IP, DNS rebinding).

@@ -1,7 +1,7 @@
 // The Host check behind 421 (operations.md §8): port stripped, case-insensitive.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hostMatches, hostWithoutPort } from '../../src/tls/host.js';
+import { hostMatches, hostWithoutPort } from '../../src/http/host.js';
 
 test('hostWithoutPort strips a port from names, IPv4 and bracketed IPv6', () => {
   assert.equal(hostWithoutPort('relay.example.com:443'), 'relay.example.com');
