@@ -72,16 +72,6 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   };
 }
 
-/** A logger that writes nothing, for library use and benchmarks. */
-export const silentLogger: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  isLevelEnabled: () => false,
-  flush() {},
-};
-
 /** Formats an error for the `err` field: its class and message, never a stack or payload. */
 export function errText(err: unknown): string {
   if (err instanceof Error) {

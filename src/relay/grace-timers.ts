@@ -14,10 +14,6 @@ export class GraceTimers {
     private readonly onExpire: (serverId: string) => void,
   ) {}
 
-  get size(): number {
-    return this.timers.size;
-  }
-
   arm(serverId: string): void {
     this.cancel(serverId);
     const timer = this.clock.setTimeout(() => {
