@@ -20,7 +20,11 @@ function onDrain(this: Socket): void {
 }
 
 export class BinaryLink extends Link implements BinaryEndpoint {
-  readonly drainFirst = false;
+  /** On the prototype, not per connection. */
+  get drainFirst(): boolean {
+    return false;
+  }
+
   state: BinaryState = 'probing';
   phonesPaused = false;
   private stalledSince: number | undefined;

@@ -36,7 +36,7 @@ export abstract class Link implements Swept {
   /** Code of the first close frame this relay sent, if it closed first. */
   closeCodeSent: number | undefined;
   closed = false;
-  abstract readonly drainFirst: boolean;
+  abstract get drainFirst(): boolean;
 
   private lastPingAt: number;
   private pingOutstandingSince = 0;

@@ -18,7 +18,11 @@ export interface PhoneEvents {
 }
 
 export class PhoneLink extends Link implements PhoneEndpoint, OutboxOwner {
-  readonly drainFirst = true;
+  /** On the prototype, not per connection. */
+  get drainFirst(): boolean {
+    return true;
+  }
+
   readonly outbox: Outbox;
   private prefix: Buffer | undefined;
   /** The binary holding the slot when this phone registered; set once registration settles. */
