@@ -15,6 +15,11 @@ export interface TestRelay {
   logs: string[];
   /** Parsed log lines. */
   events(): Array<Record<string, unknown>>;
+  /**
+   * Resolves once `count` log lines of `event` carrying every field in `fields`
+   * were written (counting lines already there), or rejects after `ms`.
+   */
+  waitEvent(event: string, fields?: Record<string, unknown>, count?: number, ms?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,12 +52,32 @@ export async function startRelay(overrides: Partial<RelayConfig> = {}, testDeps:
   const { makePush, ...deps } = testDeps;
   const config: RelayConfig = { ...defaultConfig(homedir()), ...FAST, ...overrides };
   const logs: string[] = [];
+  const onLine = new Set<() => void>();
   const logger = createLogger('debug', {
     write(line: string) {
       logs.push(line);
       allLogLines.push(line);
+      for (const f of onLine) f();
     },
   });
+  const events = (): Array<Record<string, unknown>> => logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const waitEvent = (event: string, fields: Record<string, unknown> = {}, count = 1, ms = 3000): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const matches = (): boolean =>
+        events().filter((e) => e.event === event && Object.entries(fields).every(([k, v]) => e[k] === v)).length >= count;
+      if (matches()) return resolve();
+      const timer = setTimeout(() => {
+        onLine.delete(check);
+        reject(new Error(`no ${count} × ${event} ${JSON.stringify(fields)} within ${ms} ms`));
+      }, ms);
+      function check(): void {
+        if (!matches()) return;
+        clearTimeout(timer);
+        onLine.delete(check);
+        resolve();
+      }
+      onLine.add(check);
+    });
   if (makePush !== undefined) {
     deps.metrics ??= new RelayMetrics({ push: true });
     deps.push = makePush(logger, deps.metrics);
@@ -69,7 +94,8 @@ export async function startRelay(overrides: Partial<RelayConfig> = {}, testDeps:
     port,
     config,
     logs,
-    events: () => logs.map((l) => JSON.parse(l) as Record<string, unknown>),
+    events,
+    waitEvent,
     stop: () => app.drain(),
   };
 }

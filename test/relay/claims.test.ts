@@ -16,8 +16,7 @@ async function phoneOfBinaryInGrace(relay: TestRelay, id: string): Promise<TestC
   const binary = await connectBinary(relay.url, id);
   const phone = await connectPhone(relay.url, id);
   binary.close();
-  await binary.closed;
-  await sleep(20);
+  await relay.waitEvent('server_released', { server_id: id });
   return phone;
 }
 
@@ -76,7 +75,7 @@ describe('claims and phones', () => {
     const first = await connectBinary(relay.url, id);
     first.ws.pause();
     const second = await connectBinary(relay.url, id);
-    await sleep(400); // the probe times out: takeover
+    await relay.waitEvent('server_id_takeover', { server_id: id }); // the probe timed out
     const phone = await connectPhone(relay.url, id);
     phone.send('{"to":"second"}');
     const env = await second.nextJson();
@@ -112,8 +111,7 @@ describe('claims and phones', () => {
     const binary = await connectBinary(relay.url, id);
     const phone = await connectPhone(relay.url, id);
     binary.close();
-    await binary.closed;
-    await sleep(50);
+    await relay.waitEvent('server_released', { server_id: id });
     assert.ok(!phone.isClosed);
     const late = await connectPhone(relay.url, id);
     assert.deepEqual(await phone.waitClose(2000), { code: 1000, reason: '' });
@@ -122,7 +120,7 @@ describe('claims and phones', () => {
     const after404 = await connectPhone(relay.url, id);
     assert.equal((await after404.waitClose()).code, 4404);
     const again = await connectBinary(relay.url, id);
-    await sleep(30);
+    await relay.waitEvent('server_claimed', { server_id: id }, 2);
     assert.ok(!again.isClosed);
     again.close();
   });
@@ -161,14 +159,12 @@ describe('claims and phones', () => {
     assert.equal(h.connected_binaries, (base.connected_binaries as number) + 1);
     assert.equal(h.connected_phones, (base.connected_phones as number) + 2);
     binary.close();
-    await binary.closed;
-    await sleep(30);
+    await relay.waitEvent('server_released', { server_id: id });
     h = await health(relay);
     assert.equal(h.connected_binaries, base.connected_binaries);
     assert.equal(h.connected_phones, (base.connected_phones as number) + 2);
     p1.close();
-    await p1.closed;
-    await sleep(30);
+    await relay.waitEvent('phone_unregistered', { server_id: id });
     h = await health(relay);
     assert.equal(h.connected_phones, (base.connected_phones as number) + 1);
   });
