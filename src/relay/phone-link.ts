@@ -13,7 +13,7 @@ import { Link } from './link.js';
 import { Outbox, type OutboxOwner } from './outbox.js';
 
 export interface PhoneEvents {
-  onFrameWritten(phone: PhoneLink, frame: Buffer): void;
+  onFrameWritten(frame: Buffer): void;
   onBacklogClose(phone: PhoneLink): void;
 }
 
@@ -90,7 +90,7 @@ export class PhoneLink extends Link implements PhoneEndpoint, OutboxOwner {
   }
 
   onFrameWritten(frame: Buffer): void {
-    this.events.onFrameWritten(this, frame);
+    this.events.onFrameWritten(frame);
   }
 
   onOverflow(code: number, byDirective: boolean): void {

@@ -117,7 +117,7 @@ export class Relay {
     const metrics = this.metrics;
     // The forwarded-frame counters are plain fields (metrics.ts): one add per frame.
     this.phoneEvents = {
-      onFrameWritten(_phone: PhoneLink, frame: Buffer): void {
+      onFrameWritten(frame: Buffer): void {
         metrics.framesBinaryToPhone.inc();
         metrics.bytesBinaryToPhone.inc(frame.length);
       },
