@@ -5,7 +5,7 @@
 // in a log line by accident, the raw string is kept nowhere.
 import { isIPv6 } from 'node:net';
 import { inspect } from 'node:util';
-import type { ParseResult } from '../push/service-account.js';
+import type { ParseResult } from './service-account.js';
 import { IPV4 } from './config/listen-address.js';
 
 export const REDIS_DEFAULT_PORT = 6379;

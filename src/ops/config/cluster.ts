@@ -5,18 +5,7 @@
 // validated but ignored.
 import type { EnvRefusal, RelayEnvironment } from '../env.js';
 import { ENV_FLY_MACHINE_ID } from '../env.js';
-import type { RedisTarget } from '../redis-url.js';
-import type { FlagValues } from './relay-config.js';
-
-export interface ClusterConfig {
-  redis: RedisTarget;
-  /** Starts every key and channel, so several relays can share one Redis. */
-  prefix: string;
-  /** This node's name in logs and /healthz; never a metric label. */
-  nodeId: string;
-  /** A node whose heartbeat is older than this is dead. */
-  nodeTtlMs: number;
-}
+import type { ClusterConfig, FlagValues } from './relay-config.js';
 
 export const CLUSTER_PREFIX = /^[A-Za-z0-9._:-]{1,64}$/;
 export const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;

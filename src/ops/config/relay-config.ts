@@ -1,8 +1,19 @@
 // The validated configuration the relay runs with: one field per flag of the table
 // in flag-table.ts (whose validators must produce exactly these types), which flags
 // were given, and the cluster settings.
-import type { ClusterConfig } from './cluster.js';
+import type { RedisTarget } from '../redis-url.js';
 import type { ListenAddress } from './listen-address.js';
+
+/** Cluster mode's settings (resolved by cluster.ts from flags and environment). */
+export interface ClusterConfig {
+  redis: RedisTarget;
+  /** Starts every key and channel, so several relays can share one Redis. */
+  prefix: string;
+  /** This node's name in logs and /healthz; never a metric label. */
+  nodeId: string;
+  /** A node whose heartbeat is older than this is dead. */
+  nodeTtlMs: number;
+}
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
