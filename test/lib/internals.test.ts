@@ -16,7 +16,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { proxiedClientIp } from '../../src/http/client-ip.js';
 import { proxyProtocolFront } from '../../src/http/proxy-protocol.js';
 import { closeCodeForWsError, parentSocket, receivingMessage, WS_TESTED_MINOR, wsSocket } from '../../src/lib/internals.js';
-import { silentLogger } from '../../src/ops/logger.js';
+import { silentLogger } from '../helpers/logger.js';
 import { sendText } from '../../src/relay/wire.js';
 import { ROOT } from '../helpers/deploy.js';
 

@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EVENT_REASONS, LOG_EVENTS } from '../../src/ops/log-events.js';
-import { createLogger, silentLogger } from '../../src/ops/logger.js';
+import { createLogger } from '../../src/ops/logger.js';
 import { isAllowedLogKey, LOG_KEYS } from '../../src/ops/log-keys.js';
 import { connectBinary, connectPhone, newServerId } from '../helpers/clients.js';
+import { silentLogger } from '../helpers/logger.js';
 import { startRelay } from '../helpers/relay.js';
 
 test('the logger drops keys outside the allowlist and bounds long values', () => {
