@@ -110,10 +110,7 @@ export const MESSAGE_HEADER_BYTES = 24;
 export const MAX_SERVER_ID_BYTES = 256;
 /** client-<server-id>-<8 hex> plus room for a future format. */
 export const MAX_CONN_ID_BYTES = 512;
-export const MAX_NODE_REF_BYTES = 255;
 export const MAX_MESSAGES_PER_BATCH = 0xffff;
-/** Largest frame a message can carry (u32 length; the relay's own cap is far lower). */
-export const MAX_FRAME_BYTES = 0xffffffff;
 
 const MAGIC0 = 0x50; // 'P'
 const MAGIC1 = 0x42; // 'B'
