@@ -196,7 +196,8 @@ export class Relay {
       // Holding nothing yet: a newcomer that is gone (or a drain) ends here.
       if (this.shuttingDown || link.closed) return;
       const incumbent = res.incumbent;
-      this.conflictProbe.alive(incumbent).then((alive) => {
+      // alive() never rejects; what follows handles its own failures.
+      void this.conflictProbe.alive(incumbent).then((alive) => {
         // Shutdown closes the newcomer itself, without a log line.
         if (this.shuttingDown || link.closed) return;
         this.registry.resolveConflict(link.serverId, link, incumbent, alive).then(

@@ -10,12 +10,18 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 test('no import cycle between modules under src/', () => {
   const cycles = findCycles(moduleGraph(root));
-  assert.deepEqual(cycles.map((c) => c.join(' → ')), []);
+  assert.deepEqual(
+    cycles.map((c) => c.join(' → ')),
+    [],
+  );
 });
 
 test('no import cycle between the folders (layers) of src/', () => {
   const layers = layerGraph(moduleGraph(root));
-  assert.deepEqual(findCycles(layers).map((c) => c.join(' → ')), []);
+  assert.deepEqual(
+    findCycles(layers).map((c) => c.join(' → ')),
+    [],
+  );
 });
 
 test('the graph is read: the relay imports its registry, the CLI sits on top', () => {
@@ -26,6 +32,11 @@ test('the graph is read: the relay imports its registry, the CLI sits on top', (
 });
 
 test('the cycle finder reports a cycle it is given', () => {
-  const g = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]);
+  const g = new Map([
+    ['a', ['b']],
+    ['b', ['c']],
+    ['c', ['a']],
+    ['d', ['a']],
+  ]);
   assert.deepEqual(findCycles(g), [['a', 'b', 'c', 'a']]);
 });

@@ -40,7 +40,13 @@ test('drain spread: the first at once, the rest evenly over the window, in order
   scheduleDrain(clock, ['p1', 'p2', 'p3', 'b1', 'b2'], 1000, (x) => closed.push([x, clock.now() - start]));
   assert.deepEqual(closed, [['p1', 0]]);
   clock.advance(1000);
-  assert.deepEqual(closed, [['p1', 0], ['p2', 250], ['p3', 500], ['b1', 750], ['b2', 1000]]);
+  assert.deepEqual(closed, [
+    ['p1', 0],
+    ['p2', 250],
+    ['p3', 500],
+    ['b1', 750],
+    ['b2', 1000],
+  ]);
 });
 
 test('drain spread of 0 closes everything at once; cancel() stops what has not fired', () => {

@@ -31,8 +31,7 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
   }
 }
 
-const events = (relay: TestRelay, name: string): Array<Record<string, unknown>> =>
-  relay.events().filter((e) => e.event === name);
+const events = (relay: TestRelay, name: string): Array<Record<string, unknown>> => relay.events().filter((e) => e.event === name);
 
 describe('lifecycle races', () => {
   test('a binary gone before its claim settles is released afterwards: the slot goes to grace', async () => {

@@ -30,7 +30,10 @@ function binary(clock: FakeClock) {
 test('the sweep runs every quarter of the shortest deadline, clamped to 10 ms … 1 s', () => {
   assert.equal(sweepIntervalMs(T), 100);
   assert.equal(sweepIntervalMs({ ...T, heartbeatTimeoutMs: 4 }), 10);
-  assert.equal(sweepIntervalMs({ heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 60_000, readMessageTimeoutMs: 60_000, writeTimeoutMs: 60_000 }), 1000);
+  assert.equal(
+    sweepIntervalMs({ heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 60_000, readMessageTimeoutMs: 60_000, writeTimeoutMs: 60_000 }),
+    1000,
+  );
 });
 
 test('each sweep ticks every link with the clock time; stop() ends the sweeps', () => {
@@ -50,10 +53,18 @@ test('each sweep ticks every link with the clock time; stop() ends the sweeps', 
 test('drain order: links marked drainFirst (phones) before the rest, whatever the insertion order', () => {
   const clock = new FakeClock();
   const sweeper = new Sweeper<Swept & { name: string }>(T, clock);
-  for (const [name, drainFirst] of [['b1', false], ['p1', true], ['b2', false], ['p2', true]] as const) {
+  for (const [name, drainFirst] of [
+    ['b1', false],
+    ['p1', true],
+    ['b2', false],
+    ['p2', true],
+  ] as const) {
     sweeper.add({ name, drainFirst, tick() {} });
   }
-  assert.deepEqual(sweeper.drainOrder().map((l) => l.name), ['p1', 'p2', 'b1', 'b2']);
+  assert.deepEqual(
+    sweeper.drainOrder().map((l) => l.name),
+    ['p1', 'p2', 'b1', 'b2'],
+  );
   sweeper.stop();
 });
 
