@@ -38,6 +38,7 @@ export const CloseCode = {
   abnormal: 1006,
   invalidPayload: 1007,
   policy: 1008,
+  /** Sent by ws (maxPayload = --max-message-bytes) as a bare code: the spec fixes no reason text. */
   tooBig: 1009,
   internal: 1011,
   noServer: 4404,
@@ -51,7 +52,6 @@ export const Reason = {
   graceExpired: '',
   notJson: 'frame is not json',
   messageTimeout: 'message timeout',
-  tooBig: 'message too big',
   heartbeatTimeout: 'heartbeat timeout',
   backlogFull: 'phone backlog full',
   phoneWriteFailed: 'phone write failed',

@@ -148,8 +148,8 @@ describe('limits and deadlines', () => {
     assert.deepEqual(await binary.waitClose(), { code: 1009, reason: '' });
   });
 
-  // protocol.md §4 and relay-behaviour.md §6 fix the code (1009) and no reason
-  // text; ws sends it itself as soon as the frame header announces the length:
+  // protocol.md §4 and relay-behaviour.md §6 fix the code (1009), not a reason;
+  // ws sends it itself as soon as the frame header announces the length:
   // a bare code, no reason bytes, one close frame.
   for (const leg of [
     { name: 'phone', path: '/v1/client', headers: 'X-Pyrycode-Token: abc\r\nUser-Agent: pyrycode-mobile/1\r\n' },
