@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connectBinary, connectPhone, newServerId, noiseFrame, sleep, type TestClient } from '../helpers/clients.js';
+import { nth, until } from '../helpers/wait.js';
 import { metricValue } from '../helpers/metrics.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 
@@ -24,11 +25,23 @@ function stall(c: TestClient): void {
 
 const queued = (relay: TestRelay): Promise<number> => metricValue(relay.app.metrics, 'pyrycode_relay_queued_bytes');
 
+/**
+ * Resolves once the relay has read and handled everything the client sent
+ * before: ws answers a ping when it parses it, after the messages ahead of it,
+ * and the relay handles each message synchronously. The relay never pauses a
+ * binary for a stalled phone, so this serves on the binary.
+ */
+function relayCaughtUp(c: TestClient): Promise<void> {
+  const pong = nth(c.ws, 'pong', 1, 5000);
+  c.ws.ping();
+  return pong;
+}
+
 /** Sends `envelope` from the binary until the relay queues at least `bytes` (bounded). */
 async function fillUntilQueued(relay: TestRelay, binary: TestClient, envelope: string, bytes: number): Promise<void> {
   for (let sent = 0; sent < MAX_SEND_BYTES; sent += envelope.length) {
     binary.send(envelope);
-    await sleep(1);
+    await relayCaughtUp(binary);
     if ((await queued(relay)) >= bytes) return;
   }
   throw new Error('relay never queued');
@@ -77,13 +90,16 @@ describe('backpressure', () => {
     const slow = await connectPhone(relay.url, id);
     const slowId = await connIdOf(slow, binary);
     stall(slow);
+    // Writes to it stall no earlier than now.
+    const t0 = performance.now();
     await fillUntilQueued(relay, binary, `{"conn_id":"${slowId}","frame":${noiseFrame(16_000)}}`, 1);
-    const t0 = Date.now();
-    await sleep(1300);
+    // Closing it drops its outbox: the queued bytes fall to zero.
+    await until(async () => (await queued(relay)) === 0, 4000, 'outbox dropped');
+    // The relay's clock floors to whole milliseconds.
+    assert.ok(performance.now() - t0 >= 1000 - 1, 'closed before the write timeout');
     slow.ws.resume(); // reading again lets the close frame through, behind the data already sent
     const closed = await slow.waitClose(4000);
     assert.deepEqual(closed, { code: 1011, reason: 'phone write failed' });
-    assert.ok(Date.now() - t0 >= 1000);
     assert.equal(await queued(relay), 0);
     binary.close();
   });
@@ -114,6 +130,9 @@ describe('backpressure', () => {
     while (phone.ws.bufferedAmount < 4 * 1024 * 1024) {
       assert.ok(n * 50_000 < MAX_SEND_BYTES, 'the relay never pushed back on the phone');
       phone.send(noiseFrame(50_000, n++));
+      // Pacing, not waiting for an event: once the relay pauses this phone (the
+      // point of the test) nothing it does is observable from here, so a ping
+      // would go unanswered. 5 ms per MB gives an in-process relay time to read.
       if (n % 20 === 0) await sleep(5);
     }
     binary.ws.resume();
@@ -146,7 +165,7 @@ describe('relay-wide buffer budget', () => {
     for (let sent = 0; !relay.logs.some((l) => l.includes('phone_backlog_full')); sent += smallFrame.length) {
       assert.ok(sent < MAX_SEND_BYTES, 'budget never enforced');
       binary.send(smallFrame);
-      if (sent % (smallFrame.length * 16) === 0) await sleep(5);
+      if (sent % (smallFrame.length * 16) === 0) await relayCaughtUp(binary);
     }
     const shed = relay.events().find((e) => e.event === 'phone_backlog_full');
     assert.equal(shed?.conn_id, bigId);
