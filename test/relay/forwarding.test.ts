@@ -3,7 +3,7 @@
 // relay-behaviour.md §3 and §5).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { connectBinary, connectPhone, newServerId, noiseFrame, sleep, type TestClient } from '../helpers/clients.js';
+import { connectBinary, connectPhone, newServerId, noiseFrame, type TestClient } from '../helpers/clients.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 
 const CONN_ID = /^client-(.+)-([0-9a-f]{8})$/;
@@ -220,11 +220,17 @@ describe('forwarding', () => {
   });
 
   test('binary disconnect: no notices to anyone; displaced binaries never send', async () => {
-    const { binary, phone } = await pair(relay);
+    const { id, binary, phone } = await pair(relay);
     binary.close();
     await binary.closed;
-    await sleep(30);
+    // The relay has handled the disconnect (grace armed) ...
+    await relay.waitEvent('server_released', { server_id: id });
+    // ... and anything it sent the phone for it is on the wire ahead of this pong.
+    const pong = new Promise((r) => phone.ws.once('pong', r));
+    phone.ws.ping();
+    await pong;
     assert.ok(!phone.isClosed);
+    assert.deepEqual(phone.messages, []);
     phone.close();
   });
 });
