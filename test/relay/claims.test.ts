@@ -6,6 +6,21 @@ import { wsSocket } from '../../src/lib/internals.js';
 import { connectBinary, connectPhone, newServerId, sleep, type TestClient } from '../helpers/clients.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 
+const GRACE_MS = 400;
+
+/**
+ * Waits out a grace window that must not evict `phone`: nothing can be observed
+ * happening, so this stays a bounded wait, as short as --grace-period (400 ms
+ * here) plus 100 ms for the relay to arm it; then a pong from the relay puts
+ * anything it sent the phone meanwhile on the wire ahead of it.
+ */
+async function outlastGrace(phone: TestClient): Promise<void> {
+  await sleep(GRACE_MS + 100);
+  const pong = new Promise((r) => phone.ws.once('pong', r));
+  phone.ws.ping();
+  await pong;
+}
+
 async function health(relay: TestRelay): Promise<Record<string, unknown>> {
   const res = await fetch(`http://127.0.0.1:${relay.port}/healthz`);
   return (await res.json()) as Record<string, unknown>;
@@ -23,7 +38,7 @@ async function phoneOfBinaryInGrace(relay: TestRelay, id: string): Promise<TestC
 describe('claims and phones', () => {
   let relay: TestRelay;
   before(async () => {
-    relay = await startRelay({ gracePeriodMs: 400, conflictProbeTimeoutMs: 300 });
+    relay = await startRelay({ gracePeriodMs: GRACE_MS, conflictProbeTimeoutMs: 300 });
   });
   after(() => relay.stop());
 
@@ -85,7 +100,7 @@ describe('claims and phones', () => {
     first.send(`{"conn_id":"${connId}","frame":{"from":"displaced"}}`);
     assert.equal((await first.waitClose()).code, 1011);
     // Its disconnect must not arm a grace window that would evict the successor's phones.
-    await sleep(700);
+    await outlastGrace(phone);
     assert.ok(!phone.isClosed && !second.isClosed);
     assert.equal(phone.messages.length, 0);
     second.send(`{"conn_id":"${connId}","frame":{"from":"second"}}`);
@@ -136,7 +151,7 @@ describe('claims and phones', () => {
     assert.ok(await restarted.silentFor(150));
     // The cancelled grace timer does not evict anything later.
     const fresh = await connectPhone(relay.url, id);
-    await sleep(600);
+    await outlastGrace(fresh);
     assert.ok(!fresh.isClosed && !restarted.isClosed);
     fresh.close();
     restarted.close();
