@@ -24,6 +24,7 @@ import { connectBinary, newServerId, sleep } from '../helpers/clients.js';
 import { UPGRADE_HEADERS } from '../helpers/http.js';
 import { metricValue } from '../helpers/metrics.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
+import { until } from '../helpers/wait.js';
 
 function v4(src: [number, number, number, number], command = Command.PROXY, transport = TransportProtocol.STREAM): Buffer {
   const addr = new IPv4ProxyAddress(IPv4Address.createFrom(src), 40000, IPv4Address.createFrom([10, 0, 0, 1]), 443);
@@ -106,13 +107,18 @@ describe('PROXY v2 front', () => {
     assert.ok(relay.events().some((e) => e.event === 'rate_limited' && e.remote === '2001:db8::9'));
 
     const sid = newServerId();
-    const binary = await connectBinary(relay.url, sid, {}, {
-      createConnection: () => {
-        const s = connect(relay.port, '127.0.0.1');
-        s.write(v4([192, 0, 2, 77]));
-        return s;
+    const binary = await connectBinary(
+      relay.url,
+      sid,
+      {},
+      {
+        createConnection: () => {
+          const s = connect(relay.port, '127.0.0.1');
+          s.write(v4([192, 0, 2, 77]));
+          return s;
+        },
       },
-    });
+    );
     const claimed = relay.events().find((e) => e.event === 'server_claimed' && e.server_id === sid);
     assert.equal(claimed?.remote, '192.0.2.77');
     binary.close();
@@ -141,7 +147,10 @@ describe('PROXY v2 front', () => {
       new V2ProxyProtocol(
         Command.PROXY,
         TransportProtocol.STREAM,
-        new UnixProxyAddress(UnixAddress.createFrom(new Array<number>(108).fill(0x61)), UnixAddress.createFrom(new Array<number>(108).fill(0x62))),
+        new UnixProxyAddress(
+          UnixAddress.createFrom(new Array<number>(108).fill(0x61)),
+          UnixAddress.createFrom(new Array<number>(108).fill(0x62)),
+        ),
       ).build(),
     );
     const badVersion = v4([198, 51, 100, 6]);
@@ -212,7 +221,12 @@ describe('parseProxyV2', () => {
     s.on('error', () => {});
     await new Promise((r) => s.once('connect', r));
     const closed = new Promise((r) => s.once('close', r));
-    await sleep(20);
+    // The relay has accepted it (it sits in the header wait, not yet in the kernel backlog).
+    const accepted = (): Promise<number> =>
+      Promise.all(relay.app.listeners.map((l) => new Promise<number>((r) => l.getConnections((_e, n) => r(n))))).then((ns) =>
+        ns.reduce((a, b) => a + b, 0),
+      );
+    await until(async () => (await accepted()) >= 1, 3000, 'connection accepted');
     const t0 = Date.now();
     await relay.stop();
     await closed;

@@ -34,10 +34,7 @@ describe('http surface', () => {
       assert.equal(r.status, 200);
       assert.equal(r.headers['content-type'], 'application/json; charset=utf-8');
       assert.equal(r.headers['cache-control'], 'no-store');
-      assert.match(
-        r.body,
-        /^\{"status":"ok","version":"[^"]+","connected_binaries":\d+,"connected_phones":\d+,"uptime_seconds":\d+\}$/,
-      );
+      assert.match(r.body, /^\{"status":"ok","version":"[^"]+","connected_binaries":\d+,"connected_phones":\d+,"uptime_seconds":\d+\}$/);
       assert.equal((JSON.parse(r.body) as { version: string }).version, pkg.version);
       assert.ok(r.body.length < 200);
     }
@@ -86,7 +83,11 @@ describe('http surface', () => {
   test('a server-id of exactly 256 printable bytes is accepted; mixed-case header names work', async () => {
     const id = '~'.repeat(256);
     const binary = await connectBinary(relay.url, id, {});
-    await new Promise((r) => setTimeout(r, 30));
+    // Claimed, and no close frame ahead of a pong.
+    await relay.waitEvent('server_claimed', { server_id: id });
+    const pong = new Promise((r) => binary.ws.once('pong', r));
+    binary.ws.ping();
+    await pong;
     assert.ok(!binary.isClosed);
     binary.close();
     const ws = new WebSocket(`${relay.url}/v1/server`, {
@@ -127,7 +128,10 @@ describe('http surface', () => {
   });
 
   test('a valid plain GET (no upgrade) to an endpoint is 426 naming the upgrade, as the Go relay answers', async () => {
-    for (const [path, headers] of [['/v1/client', PHONE], ['/v1/server', BINARY]] as const) {
+    for (const [path, headers] of [
+      ['/v1/client', PHONE],
+      ['/v1/server', BINARY],
+    ] as const) {
       const r = await http(relay.port, path, headers);
       assert.equal(r.status, 426, path);
       assert.equal(r.headers['connection'], 'Upgrade');
