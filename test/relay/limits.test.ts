@@ -161,6 +161,10 @@ describe('limits and deadlines', () => {
       const { sock, data } = await rawUpgrade(relay.port, leg.path, `X-Pyrycode-Server: ${id}\r\n${leg.headers}`);
       sock.write(clientFrame(0x1, true, Buffer.alloc(MAX_MESSAGE_BYTES + 1, 0x61)));
       await closeFrameOn(sock, data, 3000);
+      // Answer it, and count close frames only once the relay has ended the connection.
+      const ended = new Promise((r) => sock.once('close', r));
+      sock.write(clientFrame(0x8, true, Buffer.from([0x03, 0xf1])));
+      await ended;
       const closes = serverFrames(data()).filter((f) => f.op === 8);
       assert.equal(closes.length, 1);
       assert.deepEqual([...(closes[0]?.payload ?? [])], [CloseCode.tooBig >> 8, CloseCode.tooBig & 0xff]);
