@@ -9,6 +9,7 @@ import { createAdmission, type Admission } from './http/admission.js';
 import { installHeaderTimeout } from './http/header-timeout.js';
 import { PROXY_HEADER_TIMEOUT_MS, proxyProtocolFront } from './http/proxy-protocol.js';
 import { attachRouter } from './http/router.js';
+import { startCluster, type ClusterRuntime } from './cluster/runtime.js';
 import type { ListenAddress, RelayConfig } from './ops/config.js';
 import type { Logger } from './ops/logger.js';
 import { RelayMetrics } from './ops/metrics.js';
@@ -89,7 +90,31 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
   const push =
     deps.push ??
     createPushDispatcher(deps.pushSettings, { logger: deps.logger, outcomes: metrics.pushWakes, drainTimeoutMs: config.drainTimeoutMs });
-  const relay = new Relay(config, { logger: deps.logger, metrics, push, registry: deps.registry, clock: deps.clock });
+  // Cluster mode: connect, join and prove the bus before any listener opens
+  // (RedisUnavailableError / RedisVersionError → the CLI exits 1).
+  let cluster: ClusterRuntime | undefined;
+  try {
+    cluster =
+      config.cluster === undefined
+        ? undefined
+        : await startCluster(config.cluster, {
+            logger: deps.logger,
+            metrics: metrics.registry,
+            gracePeriodMs: config.gracePeriodMs,
+            conflictProbeTimeoutMs: config.conflictProbeTimeoutMs,
+          });
+  } catch (err) {
+    await tls?.close();
+    await push.close();
+    throw err;
+  }
+  const relay = new Relay(config, {
+    logger: deps.logger,
+    metrics,
+    push,
+    registry: deps.registry ?? cluster?.registry,
+    clock: deps.clock,
+  });
   const admission = deps.admission ?? createAdmission(config, { logger: deps.logger, metrics });
   const startedAt = Date.now();
   const server = tls?.server ?? createServer();
@@ -103,6 +128,7 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
     maxMessageBytes: config.maxMessageBytes,
     closeTimeoutMs: deps.closeTimeoutMs,
     domain: config.domain,
+    cluster,
   });
   const front =
     deps.proxyProtocol === undefined
@@ -123,6 +149,9 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
         version: VERSION,
         startedAt,
         ...(deps.liveNodes === undefined ? {} : { liveNodes: deps.liveNodes }),
+        ...(deps.liveNodes === undefined && cluster !== undefined
+          ? { liveNodes: () => [{ id: cluster.nodeId, self: true, binaries: relay.counts().binaries, phones: relay.counts().phones }] }
+          : {}),
       });
     }
     http01Address = await tls?.start();
@@ -133,6 +162,7 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
     await metricsServer?.close();
     admission.close?.();
     await relay.shutdown();
+    await cluster?.close();
     throw err;
   }
   let drained: Promise<void> | undefined;
@@ -149,6 +179,7 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
       drained ??= (async () => {
         const closed = stopAccepting(publicListener);
         await relay.shutdown();
+        await cluster?.close();
         wss.close();
         server.closeAllConnections();
         await tls?.close();

@@ -41,6 +41,10 @@ export const CloseCode = {
   /** Sent by ws (maxPayload = --max-message-bytes) as a bare code: the spec fixes no reason text. */
   tooBig: 1009,
   internal: 1011,
+  /** Cluster mode: a route between nodes was lost, or the node fenced itself; redial. */
+  serviceRestart: 1012,
+  /** Cluster mode: the registry cannot decide right now (re-asserting); redial. */
+  tryAgainLater: 1013,
   noServer: 4404,
   claimed: 4409,
   tooManyPhones: 4429,
@@ -61,6 +65,8 @@ export const Reason = {
   claimed: 'server-id already claimed',
   tooManyPhones: 'too many phones for server-id',
   registryFailed: 'registry unavailable',
+  routeLost: 'relay route lost',
+  tryAgainLater: 'try again later',
 } as const;
 
 /** Keys of the routing envelope (protocol.md §3.2). */

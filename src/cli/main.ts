@@ -8,6 +8,7 @@ import { url as inspectorUrl } from 'node:inspector';
 import { randomBytes } from 'node:crypto';
 import { homedir, hostname } from 'node:os';
 import { startApp, type RunningApp } from '../app.js';
+import { RedisUnavailableError, RedisVersionError } from '../cluster/redis-client.js';
 import { CacheDirError } from '../tls/cache-dir.js';
 import { runBootChecks, type BootFacts } from '../ops/boot-checks.js';
 import type { RelayEnvironment } from '../ops/env.js';
@@ -75,6 +76,15 @@ async function run(parsed: RelayConfig, logger: Logger): Promise<number> {
       pushSettings: pushSettings(environment, config.fcmProject),
     });
   } catch (err) {
+    // Cluster boot: one line with the reason (never the URL), exit 1.
+    if (err instanceof RedisVersionError) {
+      logger.error('redis_unavailable', { reason: err.reason, version: err.version });
+      return EXIT_RUNTIME;
+    }
+    if (err instanceof RedisUnavailableError) {
+      logger.error('redis_unavailable', { reason: err.code === undefined ? err.reason : `${err.reason} (${err.code})` });
+      return EXIT_RUNTIME;
+    }
     if (err instanceof CacheDirError) {
       logger.error('boot_refused', { flag: 'cert-cache', dir: err.dir, reason: err.message });
       return EXIT_RUNTIME;

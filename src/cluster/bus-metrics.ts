@@ -8,7 +8,7 @@ import type { BusCounters, FrameBus, LinkLostReason } from './bus.js';
 type Read = (c: BusCounters) => number;
 
 /** A counter whose cells follow plain fields: each scrape adds what they grew by. */
-function mirrored(r: Registry, bus: FrameBus, name: string, help: string, label: string | undefined, cells: [string | undefined, Read][]): void {
+function mirrored(r: Registry, bus: BusSource, name: string, help: string, label: string | undefined, cells: [string | undefined, Read][]): void {
   const state = cells.map(() => 0);
   const counter = new Counter({
     name,
@@ -30,7 +30,10 @@ function mirrored(r: Registry, bus: FrameBus, name: string, help: string, label:
 
 const LOST_REASONS: readonly LinkLostReason[] = ['gap', 'reset', 'publish_failed', 'not_subscribed', 'overflow', 'subscriber_lost', 'probe_lost'];
 
-export function registerBusMetrics(r: Registry, bus: FrameBus): void {
+/** What the series read: a bus, or a view that follows the node's current bus. */
+export type BusSource = Pick<FrameBus, 'counters' | 'isReady'>;
+
+export function registerBusMetrics(r: Registry, bus: BusSource): void {
   const dir = (name: string, help: string, out: Read, inn: Read): void =>
     mirrored(r, bus, `pyrycode_relay_cluster_bus_${name}`, help, 'direction', [
       ['out', out],

@@ -59,6 +59,8 @@ export interface FrameBusOptions {
   maxPeers?: number;
   /** When queued messages are published (decision 0018). Default 'immediate'. */
   flush?: FlushPolicy;
+  /** Counters to add to, so a node's successive buses (one per incarnation) share its series. */
+  counters?: BusCounters;
 }
 
 /**
@@ -162,7 +164,7 @@ function carriesFrame(m: BusMessage): boolean {
 }
 
 export class FrameBus extends EventEmitter<BusEvents> {
-  readonly counters = new BusCounters();
+  readonly counters: BusCounters;
   readonly nodeRef: string;
   private readonly channel: string;
   private readonly channelBuf: Buffer;
@@ -205,6 +207,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
 
   constructor(opts: FrameBusOptions) {
     super();
+    this.counters = opts.counters ?? new BusCounters();
     this.nodeRef = opts.nodeRef;
     this.channelFor = opts.channelFor;
     this.channel = opts.channelFor(opts.nodeRef);

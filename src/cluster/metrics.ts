@@ -82,3 +82,22 @@ export class ClusterMetrics {
     membership.on('redisError', (e) => this.redisErrors.labels({ reason: e.reason }).inc());
   }
 }
+
+/**
+ * Bus messages the cluster registry dropped because no slot or phone on this node
+ * matched their server-id and epoch (stale after a reclaim, a reap or a restart).
+ */
+export function registerRoutingMetrics(registry: Registry, dropped: () => number): void {
+  let seen = 0;
+  const c = new Counter({
+    name: 'pyrycode_relay_cluster_bus_dropped_total',
+    help: 'Bus messages dropped by this node: no slot or phone here matched their server-id and epoch.',
+    registers: [registry],
+    collect() {
+      const now = dropped();
+      this.inc(Math.max(0, now - seen));
+      seen = now;
+    },
+  });
+  c.inc(0);
+}

@@ -13,7 +13,7 @@ import type { Relay } from '../relay/relay.js';
 import type { Admission } from './admission.js';
 import { canonicalForWs, checkHandshake } from './handshake.js';
 import { checkUpgradeHeaders, type Endpoint } from './headers.js';
-import { healthBody, writeHealth } from './healthz.js';
+import { healthBody, writeHealth, type ClusterHealth } from './healthz.js';
 import { rejectUpgrade } from './raw-response.js';
 import { hostMatches } from './host.js';
 
@@ -28,6 +28,8 @@ export interface RouterOptions {
   closeTimeoutMs?: number;
   /** ACME mode: requests whose Host is not this domain get 421 (operations.md §8). */
   domain?: string;
+  /** Cluster mode: /healthz keys, and 503 to upgrades while the node is fenced. */
+  cluster?: ClusterHealth;
 }
 
 const ENDPOINTS: Record<string, Endpoint | undefined> = { [Path.server]: 'server', [Path.client]: 'client' };
@@ -69,7 +71,9 @@ export function attachRouter(server: Server, opts: RouterOptions): WebSocketServ
     }
     const path = pathOf(req.url);
     if (path === Path.healthz) {
-      writeHealth(res, healthBody(opts.version, relay, opts.startedAt), req.method === 'HEAD');
+      const cluster = opts.cluster;
+      const status = cluster === undefined || cluster.available() ? 200 : 503;
+      writeHealth(res, healthBody(opts.version, relay, opts.startedAt, cluster), req.method === 'HEAD', status);
       return;
     }
     const endpoint = ENDPOINTS[path];
@@ -134,6 +138,11 @@ export function attachRouter(server: Server, opts: RouterOptions): WebSocketServ
     canonicalForWs(req.headers, handshake.key);
     if (relay.isShuttingDown) {
       rejectUpgrade(socket, 503, 'shutting down');
+      return;
+    }
+    // A fenced node must not take connections until it has rejoined (cluster.md §3).
+    if (opts.cluster !== undefined && !opts.cluster.available()) {
+      rejectUpgrade(socket, 503, 'unavailable');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {

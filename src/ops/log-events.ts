@@ -35,6 +35,20 @@ export const LOG_EVENTS = [
   'phone_backlog_full',
   'envelope_dropped',
   'registry_failed',
+  'registry_busy',
+  // cluster mode
+  'redis_unavailable',
+  'cluster_joined',
+  'cluster_node_reaped',
+  'cluster_fenced',
+  'cluster_rejoined',
+  'cluster_generation_changed',
+  'cluster_reasserted',
+  'cluster_redis_error',
+  'cluster_bus_ready',
+  'cluster_bus_not_ready',
+  'cluster_link_lost',
+  'cluster_left',
   // admission
   'rate_limited',
   'conn_cap_reached',
@@ -92,6 +106,7 @@ export type WakeDropReason = (typeof WAKE_DROP_REASONS)[number];
 export interface EventReason {
   envelope_dropped: EnvelopeDropReason;
   registry_failed: RegistryStep;
+  registry_busy: RegistryStep;
   push_wake_dropped: WakeDropReason;
   proxy_header_rejected: ProxyRejectReason;
   rate_limited: 'no usable client IP';
@@ -102,6 +117,7 @@ export interface EventReason {
 export const EVENT_REASONS: { readonly [E in keyof EventReason]: readonly EventReason[E][] } = {
   envelope_dropped: ENVELOPE_DROP_REASONS,
   registry_failed: REGISTRY_STEPS,
+  registry_busy: REGISTRY_STEPS,
   push_wake_dropped: WAKE_DROP_REASONS,
   proxy_header_rejected: PROXY_REASONS, // also the metric's label values
   rate_limited: ['no usable client IP'],

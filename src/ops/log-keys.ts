@@ -33,6 +33,9 @@ export const LOG_KEYS = [
   'signal',
   'dir',
   'domain',
+  // cluster mode: this node's --node-id, and a peer node's ref (never a metric label)
+  'node',
+  'peer',
   // ACME mode: the problem type of a failed issuance (urn:ietf:params:acme:error:…)
   'acme_error',
 ] as const;

@@ -6,9 +6,10 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Clock } from './clock.js';
 import { CloseCode, Reason } from '../protocol.js';
-import type { BinaryEndpoint, BinaryState } from './endpoints.js';
+import type { BinaryEndpoint, BinaryState, PhoneSource } from './endpoints.js';
+import { encodeCloseNotice } from './envelope.js';
 import { Link, linkOf } from './link.js';
-import { sendFramed, sendText } from './wire.js';
+import { framePhoneFrame, sendFramed, sendText } from './wire.js';
 
 export interface BinaryEvents {
   pausePhones(binary: BinaryLink): void;
@@ -59,15 +60,16 @@ export class BinaryLink extends Link implements BinaryEndpoint {
     this.countMessage();
   }
 
-  /** Writes an envelope (a close notice) to the binary. */
-  send(envelope: Buffer): void {
-    sendText(this.ws, this.socket, envelope);
+  /** Writes the close notice owed for a phone, if any. */
+  phoneLeft(connId: string, notice: number | undefined): void {
+    if (notice === undefined) return;
+    sendText(this.ws, this.socket, encodeCloseNotice(connId, notice));
     this.afterWrite();
   }
 
-  /** Writes a phone frame already wrapped and framed by framePhoneFrame. */
-  sendFramed(framed: Buffer): void {
-    sendFramed(this.ws, this.socket, framed);
+  /** Wraps and writes a phone's frame: one allocation, the frame copied once. */
+  fromPhone(phone: PhoneSource, frame: Buffer): void {
+    sendFramed(this.ws, this.socket, framePhoneFrame(phone.wrapPrefix, frame));
     this.afterWrite();
   }
 

@@ -14,10 +14,17 @@ export interface BinaryEndpoint {
   state: BinaryState;
   /** True while the binary's socket is backed up and its phones are not being read. */
   readonly phonesPaused: boolean;
-  /** Writes an envelope (a close notice) to the binary. */
-  send(envelope: Buffer): void;
-  /** Writes a phone frame already wrapped and framed (wire.ts framePhoneFrame). */
-  sendFramed(framed: Buffer): void;
+  /**
+   * Forwards one frame from `phone` (the frame path): a local binary wraps it as
+   * `{"conn_id":…,"frame":…}` and writes it; a remote one sends it to its node.
+   */
+  fromPhone(phone: PhoneSource, frame: Buffer): void;
+  /**
+   * A phone registered under this binary is gone. `notice` is the close-notice
+   * code to write (relay-behaviour.md §5), or undefined when none is owed; a
+   * remote binary's node forgets the phone either way.
+   */
+  phoneLeft(connId: string, notice: number | undefined): void;
   /**
    * Liveness for the conflict probe: true if the binary answers a ping within
    * `timeoutMs`, false on timeout or if it closes first. A remote binary is
@@ -25,6 +32,13 @@ export interface BinaryEndpoint {
    */
   probe(timeoutMs: number): Promise<boolean>;
   close(code: number, reason: string): void;
+}
+
+/** What the binary needs of a phone to wrap its frame. */
+export interface PhoneSource {
+  readonly connId: string;
+  /** `{"conn_id":"<id>","frame":` (envelope.ts makeWrapPrefix). */
+  readonly wrapPrefix: Buffer;
 }
 
 export interface PhoneEndpoint {

@@ -42,6 +42,8 @@ export interface RegistryCounts {
 export interface RegistryHooks<P> {
   /** A grace window ended without a reclaim: close these phones (this node's). */
   graceExpired(serverId: string, phones: P[]): void;
+  /** Counts changed on the registry's own initiative (a cluster evicting or fencing). */
+  changed?(): void;
 }
 
 export interface Registry<B = BinaryEndpoint, P extends { readonly connId: string } = PhoneEndpoint> {
@@ -63,8 +65,24 @@ export interface Registry<B = BinaryEndpoint, P extends { readonly connId: strin
   /** Phones attached to a server-id, e.g. to apply backpressure to all of them. */
   phones(serverId: string): Iterable<P>;
   counts(): RegistryCounts;
+  /**
+   * Shutdown, before any connection is closed: a shared store puts every slot
+   * this node holds into grace, so its binaries can reclaim elsewhere at once.
+   */
+  releaseAll?(): Promise<void>;
   /** Shutdown: stop grace windows; no hook fires afterwards. */
   close(): Promise<void>;
+}
+
+/**
+ * A lifecycle step the store cannot decide right now (a cluster re-asserting
+ * after a Redis restart, or a fenced node): the connection is closed with 1013
+ * and the client redials, rather than getting a wrong answer.
+ */
+export class RegistryBusyError extends Error {
+  constructor(readonly why: string) {
+    super(`registry busy: ${why}`);
+  }
 }
 
 /** How the relay builds its registry: it hands over the hooks the registry reports to. */

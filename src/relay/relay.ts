@@ -21,13 +21,14 @@ import { realClock, type Clock } from './clock.js';
 import { ConflictProbe } from './conflict-probe.js';
 import { scheduleDrain } from './drain-schedule.js';
 import type { BinaryEndpoint, PhoneEndpoint } from './endpoints.js';
-import { decodeBinaryEnvelope, encodeCloseNotice } from './envelope.js';
+import { decodeBinaryEnvelope } from './envelope.js';
 import { newConnId, randomHex8 } from './ids.js';
 import { isJsonValue } from './json-scan.js';
 import { linkOf, type Link } from './link.js';
 import { PhoneLink } from './phone-link.js';
 import {
   MemoryRegistry,
+  RegistryBusyError,
   type ClaimResult,
   type ConflictResult,
   type RegisterResult,
@@ -36,7 +37,6 @@ import {
   type RegistryHooks,
 } from './registry.js';
 import { Sweeper, type Timeouts } from './sweeper.js';
-import { framePhoneFrame } from './wire.js';
 
 export interface RelayOptions extends Timeouts {
   gracePeriodMs: number;
@@ -107,7 +107,10 @@ export class Relay {
     this.metrics = deps.metrics;
     this.push = deps.push;
     this.clock = deps.clock ?? realClock;
-    const hooks: RegistryHooks<PhoneEndpoint> = { graceExpired: (serverId, phones) => this.graceExpired(serverId, phones) };
+    const hooks: RegistryHooks<PhoneEndpoint> = {
+      graceExpired: (serverId, phones) => this.graceExpired(serverId, phones),
+      changed: () => this.syncGauges(),
+    };
     this.registry = deps.registry?.(hooks) ?? new MemoryRegistry(hooks, { gracePeriodMs: opts.gracePeriodMs, clock: this.clock });
     this.budget = new BufferBudget(opts.maxBufferedBytes);
     deps.metrics.queuedBytesSource = () => this.budget.usedBytes;
@@ -186,7 +189,7 @@ export class Relay {
     ws.pause();
     this.registry.claim(info.serverId, link).then(
       (res) => this.claimSettled(link, res),
-      () => this.registryFailed(link, 'claim'),
+      (err: unknown) => this.registryFailed(link, 'claim', err),
     );
   }
 
@@ -202,7 +205,7 @@ export class Relay {
         if (this.shuttingDown || link.closed) return;
         this.registry.resolveConflict(link.serverId, link, incumbent, alive).then(
           (r) => this.conflictSettled(link, r),
-          () => this.registryFailed(link, 'resolve_conflict'),
+          (err: unknown) => this.registryFailed(link, 'resolve_conflict', err),
         );
       });
       return;
@@ -281,7 +284,7 @@ export class Relay {
           this.binaryEvents.resumePhones(link);
         }
       },
-      () => this.registryFailed(link, 'release'),
+      (err: unknown) => this.registryFailed(link, 'release', err),
     );
   }
 
@@ -358,7 +361,7 @@ export class Relay {
     ws.pause();
     this.registry.registerPhone(info.serverId, phone, this.opts.maxPhonesPerServer).then(
       (res) => this.registerSettled(phone, res),
-      () => this.registryFailed(phone, 'register_phone'),
+      (err: unknown) => this.registryFailed(phone, 'register_phone', err),
     );
   }
 
@@ -366,7 +369,10 @@ export class Relay {
     if (res.kind === 'registered') {
       if (phone.closed) {
         // Closed while registration was pending: take it back; nobody saw it, no notice.
-        this.registry.unregisterPhone(phone.serverId, phone).catch(() => this.registryFailed(phone, 'unregister_phone'));
+        this.registry.unregisterPhone(phone.serverId, phone).then(
+          () => res.binary.phoneLeft(phone.connId, undefined),
+          (err: unknown) => this.registryFailed(phone, 'unregister_phone', err),
+        );
         return;
       }
       phone.binary = res.binary;
@@ -410,7 +416,7 @@ export class Relay {
       phone.closeNow(CloseCode.noServer, Reason.noServer);
       return;
     }
-    binary.sendFramed(framePhoneFrame(phone.wrapPrefix, data));
+    binary.fromPhone(phone, data);
     this.metrics.framesPhoneToBinary.inc();
     this.metrics.bytesPhoneToBinary.inc(data.length);
   }
@@ -434,11 +440,9 @@ export class Relay {
         const binary = phone.binary!;
         // Notice only to the same binary connection the phone registered under, and
         // only when the binary did not ask for the close itself.
-        if (binary.state === 'active' && !phone.closeRequestedByBinary) {
-          binary.send(encodeCloseNotice(phone.connId, closeCode));
-        }
+        binary.phoneLeft(phone.connId, binary.state === 'active' && !phone.closeRequestedByBinary ? closeCode : undefined);
       },
-      () => this.registryFailed(phone, 'unregister_phone'),
+      (err: unknown) => this.registryFailed(phone, 'unregister_phone', err),
     );
   }
 
@@ -449,9 +453,16 @@ export class Relay {
    * placed, so it is closed with 1011; the error itself is not logged, since a
    * store error may carry its address.
    */
-  private registryFailed(link: Link, step: RegistryStep): void {
-    this.logger.error('registry_failed', { reason: step });
+  private registryFailed(link: Link, step: RegistryStep, err: unknown): void {
     link.ws.resume();
+    // A store that cannot decide right now (re-asserting after a Redis restart,
+    // fenced): the client is told to redial (1013), not that something broke.
+    if (err instanceof RegistryBusyError) {
+      this.logger.warn('registry_busy', { reason: step });
+      if (!link.closed) link.close(CloseCode.tryAgainLater, Reason.tryAgainLater);
+      return;
+    }
+    this.logger.error('registry_failed', { reason: step });
     if (!link.closed) link.close(CloseCode.internal, Reason.registryFailed);
   }
 
@@ -488,6 +499,9 @@ export class Relay {
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
+    // Cluster mode: every slot enters grace in the store before its binary is
+    // closed, so a binary redialling another node reclaims with no probe wait.
+    await this.registry.releaseAll?.();
     const drain = scheduleDrain(this.clock, this.sweeper.drainOrder(), this.opts.drainSpreadMs, (link) => link.goAway());
     const pushClosed = this.push.close();
     await this.sweeper.waitEmpty(this.opts.drainTimeoutMs);

@@ -150,6 +150,8 @@ test('write progress: a phone whose writes stall past the write timeout is close
   sweeper.stop();
 });
 
+const PHONE = { connId: 'client-s-00000000', wrapPrefix: Buffer.from('{"conn_id":"client-s-00000000","frame":') };
+
 test('write progress: a binary socket that drains in time is left alone; one that stalls is closed', () => {
   const clock = new FakeClock();
   const { ws, socket, link, paused } = binary(clock);
@@ -157,7 +159,7 @@ test('write progress: a binary socket that drains in time is left alone; one tha
   sweeper.add(link);
   socket.writableNeedDrain = true;
   socket.writableLength = 5000; // past the 1000-byte high-water mark: phones paused
-  link.sendFramed(Buffer.from([0x81, 0]));
+  link.fromPhone(PHONE, Buffer.from('{}'));
   assert.deepEqual(paused, ['pause']);
   clock.advance(500);
   socket.drain();
@@ -165,7 +167,7 @@ test('write progress: a binary socket that drains in time is left alone; one tha
   clock.advance(1000);
   assert.deepEqual(ws.closes, []);
   socket.writableNeedDrain = true;
-  link.sendFramed(Buffer.from([0x81, 0]));
+  link.fromPhone(PHONE, Buffer.from('{}'));
   clock.advance(600);
   assert.deepEqual(ws.closes, [{ code: 1011, reason: 'binary write failed' }]);
   sweeper.stop();

@@ -1,0 +1,135 @@
+// Cluster mode assembled for the relay (cluster.md §1; decision 0022): boot
+// (connect, check, join) and prove the bus before any listener opens, register the
+// cluster's series on the relay's metrics registry, build the ClusterRegistry, log
+// membership events, swap in a new bus when the node rejoins under a new
+// incarnation, and on shutdown leave the cluster and close the connections.
+import type { Registry as PromRegistry } from 'prom-client';
+import type { Logger } from '../ops/logger.js';
+import type { RegistryFactory } from '../relay/registry.js';
+import { bootCluster, type ClusterConfig, type ClusterNode } from './boot.js';
+import { registerBusMetrics } from './bus-metrics.js';
+import { BusCounters, FrameBus } from './bus.js';
+import { ClusterRegistry } from './cluster-registry.js';
+import { ClusterMetrics, registerRoutingMetrics } from './metrics.js';
+import { RedisUnavailableError, type ClusterRedisError, type RedisRole } from './redis-client.js';
+
+export interface ClusterRuntimeOptions {
+  logger: Logger;
+  metrics: PromRegistry;
+  gracePeriodMs: number;
+  conflictProbeTimeoutMs: number;
+}
+
+export interface ClusterRuntime {
+  readonly nodeId: string;
+  readonly registry: RegistryFactory;
+  /** Live nodes at the last heartbeat (this one included). */
+  liveNodes(): number;
+  /** False while fenced: upgrades and /healthz answer 503. */
+  available(): boolean;
+  /** Leaves the cluster (its slots were put in grace by the drain) and closes the connections. */
+  close(): Promise<void>;
+}
+
+/** At most one `cluster_redis_error` line per role and reason in this window. */
+const REDIS_ERROR_LOG_MS = 10_000;
+
+export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptions): Promise<ClusterRuntime> {
+  const { logger } = opts;
+  const lastLogged = new Map<string, number>();
+  const redisError = (role: RedisRole | 'membership', err: ClusterRedisError): void => {
+    const key = `${role}:${err.reason}`;
+    const now = performance.now();
+    if (now - (lastLogged.get(key) ?? -Infinity) < REDIS_ERROR_LOG_MS) return;
+    lastLogged.set(key, now);
+    logger.warn('cluster_redis_error', { node: cfg.nodeId, reason: `${role}: ${err.reason}` });
+  };
+  const node: ClusterNode = await bootCluster(cfg, { graceMs: opts.gracePeriodMs, onRedisError: redisError });
+  const counters = new BusCounters();
+  const newBus = (): FrameBus => {
+    const b = new FrameBus({
+      nodeRef: node.store.self,
+      channelFor: (ref) => node.keys.busChannel(ref),
+      publisher: node.connections.busPub,
+      subscriber: node.connections.busSub,
+      counters,
+    });
+    b.on('ready', () => logger.info('cluster_bus_ready', { node: cfg.nodeId }));
+    b.on('notReady', () => logger.warn('cluster_bus_not_ready', { node: cfg.nodeId }));
+    return b;
+  };
+  let bus = newBus();
+  try {
+    await busReady(bus, cfg.nodeTtlMs);
+  } catch (err) {
+    bus.stop();
+    await node.close();
+    throw err;
+  }
+  const membership = node.membership;
+  new ClusterMetrics(opts.metrics, membership);
+  registerBusMetrics(opts.metrics, {
+    get counters() {
+      return bus.counters;
+    },
+    get isReady() {
+      return bus.isReady;
+    },
+  });
+  let registry: ClusterRegistry | undefined;
+  registerRoutingMetrics(opts.metrics, () => registry?.dropped ?? 0);
+  membership.on('redisError', (err) => redisError('membership', err));
+  membership.on('rejoined', (info) => {
+    // A new incarnation listens on a new channel.
+    const old = bus;
+    old.stop();
+    void node.connections.busSub.unsubscribe(node.keys.busChannel(info.previous)).catch(() => undefined);
+    bus = newBus();
+    bus.start();
+    registry?.replaceBus(bus);
+  });
+  logger.info('cluster_joined', { node: cfg.nodeId, count: membership.liveNodes });
+  return {
+    nodeId: cfg.nodeId,
+    registry: (hooks) =>
+      (registry = new ClusterRegistry(hooks, {
+        store: node.store,
+        membership,
+        bus,
+        logger,
+        nodeId: cfg.nodeId,
+        gracePeriodMs: opts.gracePeriodMs,
+        conflictProbeTimeoutMs: opts.conflictProbeTimeoutMs,
+      })),
+    liveNodes: () => membership.liveNodes,
+    available: () => membership.state === 'live',
+    async close() {
+      const left = await membership.leave().catch(() => undefined);
+      // The phones this node still had owe their remote binaries a notice.
+      if (left !== undefined) registry?.sendReapShares(left, false);
+      // Let the last bus batch go out (the bus flushes at the end of the turn).
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 20));
+      bus.stop();
+      logger.info('cluster_left', { node: cfg.nodeId });
+      const { registry: reg, busPub, busSub } = node.connections;
+      for (const c of [reg, busPub, busSub]) c.disconnect();
+    },
+  };
+}
+
+/** Starts the bus and waits until its own subscription is proven (a self-probe came back). */
+function busReady(bus: FrameBus, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      bus.off('ready', onReady);
+      reject(new RedisUnavailableError('timeout', undefined));
+    }, timeoutMs);
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    bus.once('ready', onReady);
+    bus.start();
+  });
+}

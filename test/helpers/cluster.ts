@@ -1,0 +1,106 @@
+// Cluster test fixture: relay CHILD processes (the built CLI) sharing one real
+// redis-server, each on its own loopback port with its metrics listener, short
+// cluster timings, and helpers to read a node's series and /healthz.
+import type { ChildProcess } from 'node:child_process';
+import { cells, httpRequest, scrape } from './http.js';
+import { freePort, spawnCli, waitExit, waitForStderr } from './process.js';
+import type { RedisServer } from './redis.js';
+
+export interface NodeOptions {
+  nodeId: string;
+  /** Extra flags; they come after the defaults, so they win. */
+  args?: string[];
+  prefix?: string;
+}
+
+/** Defaults for cluster tests: a 3 s TTL (the floor), short grace and probe. */
+export const CLUSTER_DEFAULTS = ['--cluster-node-ttl', '3s', '--grace-period', '2s', '--conflict-probe-timeout', '1s', '--drain-timeout', '3s'];
+
+export class RelayNode {
+  constructor(
+    readonly nodeId: string,
+    readonly child: ChildProcess & { out: { stdout: string; stderr: string } },
+    readonly port: number,
+    readonly metricsPort: number,
+  ) {}
+
+  get base(): string {
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  /** The value of one sample, e.g. `pyrycode_relay_cluster_bus_frames_total{direction="out"}`; 0 when absent. */
+  async metric(cell: string): Promise<number> {
+    return cells(await scrape(this.metricsPort)).get(cell) ?? 0;
+  }
+
+  async healthz(): Promise<{ status: number; body: Record<string, unknown> }> {
+    const r = await httpRequest(this.port, '/healthz');
+    return { status: r.status, body: JSON.parse(r.body) as Record<string, unknown> };
+  }
+
+  /** Log lines (JSON) with this event. */
+  events(event: string): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
+    for (const line of this.child.out.stderr.split('\n')) {
+      if (!line.includes(`"event":"${event}"`)) continue;
+      try {
+        out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // a partial line: ignore
+      }
+    }
+    return out;
+  }
+
+  waitLog(pattern: RegExp, ms = 10_000): Promise<void> {
+    return waitForStderr(this.child, pattern, ms);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.child.kill(signal);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    await waitExit(this.child, 15_000).catch(() => this.child.kill('SIGKILL'));
+  }
+}
+
+export async function startNode(redis: RedisServer, opts: NodeOptions): Promise<RelayNode> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const child = spawnCli(
+    [
+      '--insecure-listen',
+      `127.0.0.1:${port}`,
+      '--metrics-listen',
+      `127.0.0.1:${metricsPort}`,
+      '--node-id',
+      opts.nodeId,
+      '--cluster-prefix',
+      opts.prefix ?? 'rt',
+      ...CLUSTER_DEFAULTS,
+      ...(opts.args ?? []),
+    ],
+    { PYRYCODE_RELAY_REDIS_URL: redis.url },
+  );
+  await waitForStderr(child, /relay_started/, 15_000);
+  return new RelayNode(opts.nodeId, child, port, metricsPort);
+}
+
+/** Starts `ids.length` nodes on one Redis, one after another (each joins before it listens). */
+export async function startNodes(redis: RedisServer, ids: string[], args: string[] = [], prefix?: string): Promise<RelayNode[]> {
+  const out: RelayNode[] = [];
+  for (const nodeId of ids) out.push(await startNode(redis, { nodeId, args, prefix }));
+  return out;
+}
+
+/** Frames carried by a node's bus, both directions: 0 means a pair never touched it. */
+export async function busFrames(node: RelayNode): Promise<number> {
+  const c = cells(await scrape(node.metricsPort));
+  return (c.get('pyrycode_relay_cluster_bus_frames_total{direction="out"}') ?? 0) + (c.get('pyrycode_relay_cluster_bus_frames_total{direction="in"}') ?? 0);
+}
+
+/** A claim is visible cluster-wide within 1 s of the 101 (cluster.md §2); tests wait that long. */
+export const CLAIM_VISIBLE_MS = 1000;
