@@ -14,7 +14,21 @@ export interface NodeOptions {
 }
 
 /** Defaults for cluster tests: a 3 s TTL (the floor), short grace and probe. */
-export const CLUSTER_DEFAULTS = ['--cluster-node-ttl', '3s', '--grace-period', '2s', '--conflict-probe-timeout', '1s', '--drain-timeout', '3s'];
+export const CLUSTER_DEFAULTS = [
+  '--cluster-node-ttl',
+  '3s',
+  '--grace-period',
+  '2s',
+  '--conflict-probe-timeout',
+  '1s',
+  '--drain-timeout',
+  '3s',
+  // Every test client dials from 127.0.0.1.
+  '--rate-limit-burst',
+  '100000',
+  '--max-connections-per-ip',
+  '100000',
+];
 
 export class RelayNode {
   constructor(
