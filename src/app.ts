@@ -83,8 +83,7 @@ export function stopAccepting(server: NetServer): Promise<void> {
 }
 
 export async function startApp(config: RelayConfig, listenAt: ListenAddress, deps: AppDeps): Promise<RunningApp> {
-  const metrics =
-    deps.metrics ?? new RelayMetrics({ runtime: config.metricsListen !== undefined, push: deps.pushSettings !== undefined });
+  const metrics = deps.metrics ?? new RelayMetrics({ runtime: config.metricsListen !== undefined, push: deps.pushSettings !== undefined });
   // ACME mode checks the cache directory first (CacheDirError → exit 1) and serves TLS.
   const tls = config.domain !== undefined ? await openTlsMode(config, deps.logger, deps.tls) : undefined;
   const push =

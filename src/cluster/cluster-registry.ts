@@ -29,7 +29,16 @@ import type { FrameBus, LinkLostReason } from './bus.js';
 import type { NodeRef } from './keys.js';
 import type { FenceReason, Membership } from './membership.js';
 import { RemoteBinary, RemoteGroup, RemotePhone, type RemoteRouter } from './remote-endpoints.js';
-import { reapShares, type ClusterStore, type ExpiredSlot, type Holder, type PhoneRef, type ReapResult, type ReassertOutcome, type ReassertSlot } from './store.js';
+import {
+  reapShares,
+  type ClusterStore,
+  type ExpiredSlot,
+  type Holder,
+  type PhoneRef,
+  type ReapResult,
+  type ReassertOutcome,
+  type ReassertSlot,
+} from './store.js';
 
 export interface ClusterRegistryDeps {
   store: ClusterStore;
@@ -251,7 +260,8 @@ export class ClusterRegistry implements Registry, RemoteRouter {
           binary = held.binary;
         } else {
           let rb = s.remote;
-          if (rb === undefined || rb.node !== r.binaryNode || rb.epoch !== r.epoch) rb = s.remote = new RemoteBinary(this, r.binaryNode, serverId, r.epoch);
+          if (rb === undefined || rb.node !== r.binaryNode || rb.epoch !== r.epoch)
+            rb = s.remote = new RemoteBinary(this, r.binaryNode, serverId, r.epoch);
           this.bound.set(phone, rb);
           binary = rb;
           // Sent now, so it travels ahead of the phone's first frame on the same link.
@@ -358,7 +368,14 @@ export class ClusterRegistry implements Registry, RemoteRouter {
    * `binary` now holds the slot at `epoch`. Evicted phones on this node are
    * returned (the relay closes them 4404); the others' nodes are told.
    */
-  private install(serverId: string, binary: BinaryEndpoint, claimId: string, epoch: number, evicted: PhoneRef[], reason: 1 | 2): PhoneEndpoint[] {
+  private install(
+    serverId: string,
+    binary: BinaryEndpoint,
+    claimId: string,
+    epoch: number,
+    evicted: PhoneRef[],
+    reason: 1 | 2,
+  ): PhoneEndpoint[] {
     const s = this.slot(serverId);
     const prev = s.held;
     if (prev !== undefined) {

@@ -109,7 +109,8 @@ export class RemotePhone implements PhoneEndpoint, PhoneSource {
 
   closeNow(code: number): void {
     const g = this.group;
-    const reason = code === CloseCode.normal ? EvictReason.graceExpired : code === CloseCode.noServer ? EvictReason.reclaimed : EvictReason.routeLost;
+    const reason =
+      code === CloseCode.normal ? EvictReason.graceExpired : code === CloseCode.noServer ? EvictReason.reclaimed : EvictReason.routeLost;
     this.router.send(g.node, { kind: 'evict', serverId: g.serverId, epoch: g.epoch, connId: this.connId, code, reason });
   }
 

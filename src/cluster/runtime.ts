@@ -79,6 +79,11 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
   let registry: ClusterRegistry | undefined;
   registerRoutingMetrics(opts.metrics, () => registry?.dropped ?? 0);
   membership.on('redisError', (err) => redisError('membership', err));
+  // A fenced node lost Redis for a TTL: its connections may be black-holed (still
+  // "ready" to the client, never answering), so it starts all three afresh.
+  membership.on('fenced', () => {
+    for (const c of [node.connections.registry, node.connections.busPub, node.connections.busSub]) c.disconnect(true);
+  });
   membership.on('rejoined', (info) => {
     // A new incarnation listens on a new channel.
     const old = bus;

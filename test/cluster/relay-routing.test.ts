@@ -30,7 +30,15 @@ describe('cluster routing across nodes', () => {
     await eventually(async () => (await a.healthz()).body.cluster_nodes === 2, 5000, 'A sees two nodes');
     const h = await a.healthz();
     assert.equal(h.status, 200);
-    assert.deepEqual(Object.keys(h.body), ['status', 'version', 'connected_binaries', 'connected_phones', 'uptime_seconds', 'node_id', 'cluster_nodes']);
+    assert.deepEqual(Object.keys(h.body), [
+      'status',
+      'version',
+      'connected_binaries',
+      'connected_phones',
+      'uptime_seconds',
+      'node_id',
+      'cluster_nodes',
+    ]);
     assert.equal(h.body.status, 'ok');
     assert.equal(h.body.node_id, 'node-a');
     const raw = await httpRequest(b.port, '/healthz');

@@ -11,6 +11,8 @@ export interface NodeOptions {
   /** Extra flags; they come after the defaults, so they win. */
   args?: string[];
   prefix?: string;
+  /** Dial Redis here instead (e.g. through a TcpProxy to cut the node off). */
+  redisUrl?: string;
 }
 
 /** Defaults for cluster tests: a 3 s TTL (the floor), short grace and probe. */
@@ -97,7 +99,7 @@ export async function startNode(redis: RedisServer, opts: NodeOptions): Promise<
       ...CLUSTER_DEFAULTS,
       ...(opts.args ?? []),
     ],
-    { PYRYCODE_RELAY_REDIS_URL: redis.url },
+    { PYRYCODE_RELAY_REDIS_URL: opts.redisUrl ?? redis.url },
   );
   await waitForStderr(child, /relay_started/, 15_000);
   return new RelayNode(opts.nodeId, child, port, metricsPort);
@@ -113,7 +115,10 @@ export async function startNodes(redis: RedisServer, ids: string[], args: string
 /** Frames carried by a node's bus, both directions: 0 means a pair never touched it. */
 export async function busFrames(node: RelayNode): Promise<number> {
   const c = cells(await scrape(node.metricsPort));
-  return (c.get('pyrycode_relay_cluster_bus_frames_total{direction="out"}') ?? 0) + (c.get('pyrycode_relay_cluster_bus_frames_total{direction="in"}') ?? 0);
+  return (
+    (c.get('pyrycode_relay_cluster_bus_frames_total{direction="out"}') ?? 0) +
+    (c.get('pyrycode_relay_cluster_bus_frames_total{direction="in"}') ?? 0)
+  );
 }
 
 /** A claim is visible cluster-wide within 1 s of the 101 (cluster.md §2); tests wait that long. */
