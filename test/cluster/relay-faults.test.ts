@@ -10,6 +10,7 @@ import { CLAIM_VISIBLE_MS, startNode, startNodes, type RelayNode } from '../help
 import { connectBinary, connectPhone, newServerId, sleep, type TestClient } from '../helpers/clients.js';
 import { eventually, httpRequest, upgrade } from '../helpers/http.js';
 import { RedisServer } from '../helpers/redis.js';
+import { freePort, runCli } from '../helpers/process.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** TTL 3 s: a dead node is reaped within TTL + 2 s of its last heartbeat. */
@@ -155,5 +156,74 @@ describe('cluster faults', () => {
     await eventually(async () => (await httpRequest(c.port, '/healthz')).status === 200, 8000, 'C rejoined');
     assert.ok(c.events('cluster_rejoined').length === 1);
     elsewhere.close();
+  });
+});
+
+describe('cluster faults: Redis', () => {
+  test('boot with Redis unreachable: exit 1 after the TTL, one redis_unavailable line, no URL', async () => {
+    const port = await freePort();
+    const r = await runCli(
+      ['--insecure-listen', `127.0.0.1:${await freePort()}`, '--node-id', 'boot-x', '--cluster-node-ttl', '3s'],
+      { PYRYCODE_RELAY_REDIS_URL: `redis://:s3cret-pw@127.0.0.1:${port}/0` },
+      20_000,
+    );
+    assert.equal(r.code, 1);
+    const lines = r.stderr.split('\n').filter((l) => l.includes('"event":"redis_unavailable"'));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /s3cret-pw|redis:\/\//);
+    assert.doesNotMatch(r.stderr, /relay_started/);
+  });
+
+  test('Redis restarted empty: a same-node pair keeps working; the slot is re-asserted', async () => {
+    const redis = await RedisServer.start();
+    const nodes = await startNodes(redis, ['gen-a', 'gen-b']);
+    const [a, b] = nodes as [RelayNode, RelayNode];
+    try {
+      const sid = newServerId();
+      const binary = await connectBinary(a.base, sid);
+      await sleep(CLAIM_VISIBLE_MS);
+      const local = await connectPhone(a.base, sid);
+      const cross = await connectPhone(b.base, sid);
+      const localId = await connId(local, binary);
+      const crossId = await connId(cross, binary);
+      await redis.restart(200);
+      // Same-node pair: nothing lost, in order. The only other thing the binary may
+      // hear is the cross-node phone's 1012 notice (its route may be closed).
+      for (let i = 0; i < 20; i++) local.send(`{"i":${i}}`);
+      for (let i = 0; i < 20;) {
+        const env = await binary.nextJson(5000);
+        if (env.conn_id === crossId) {
+          assert.deepEqual(env, { conn_id: crossId, close_code: 1012 });
+          continue;
+        }
+        assert.deepEqual(env, { conn_id: localId, frame: { i } });
+        i++;
+      }
+      binary.send(`{"conn_id":"${localId}","frame":{"back":1}}`);
+      assert.equal(await local.next(3000), '{"back":1}');
+      // The cross-node pair keeps working or is closed 1012 (never anything else).
+      const crossOk = await Promise.race([cross.closed.then((c) => c.code), sleep(4000).then(() => 0)]);
+      assert.ok(crossOk === 0 || crossOk === 1012, `cross-node phone closed ${crossOk}`);
+      // Re-asserted: within the TTL a new phone on the other node reaches the same binary.
+      await eventually(
+        async () => {
+          const p = await connectPhone(b.base, sid);
+          const closed = await Promise.race([p.closed, sleep(500).then(() => undefined)]);
+          if (closed !== undefined) return false;
+          p.send('{"late":1}');
+          for (;;) {
+            const env = (await binary.nextJson(3000)) as { frame?: unknown };
+            if (env.frame !== undefined && JSON.stringify(env.frame) === '{"late":1}') return true;
+          }
+        },
+        8000,
+        'a phone on B registers again',
+      );
+      assert.ok(!binary.isClosed && !local.isClosed);
+      binary.close();
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+      await redis.stop();
+    }
   });
 });
