@@ -9,6 +9,12 @@ import { CHECK_NAMES } from '../../src/cli/probe-checks.js';
 import { FLAGS } from '../../src/ops/config.js';
 import { formatGoDuration, parseGoDuration } from '../../src/ops/duration.js';
 import { EVENT_REASONS, LOG_EVENTS } from '../../src/ops/log-events.js';
+import { EventEmitter } from 'node:events';
+import { Registry } from 'prom-client';
+import { BusCounters } from '../../src/cluster/bus.js';
+import { registerBusMetrics } from '../../src/cluster/bus-metrics.js';
+import type { Membership } from '../../src/cluster/membership.js';
+import { ClusterMetrics, registerRoutingMetrics } from '../../src/cluster/metrics.js';
 import { RelayMetrics } from '../../src/ops/metrics.js';
 import { CloseCode, Reason } from '../../src/protocol.js';
 import { ROOT } from '../helpers/deploy.js';
@@ -111,7 +117,14 @@ describe('docs/alerts.md', () => {
 
   test('every series and label value named in the docs exists (PromQL included)', async () => {
     const series = new Map<string, Array<Record<string, unknown>>>();
-    for (const m of await metrics.registry.getMetricsAsJSON()) series.set(m.name, m.values.map((v) => v.labels as Record<string, unknown>));
+    // Cluster mode adds its series to the same registry; the docs may name them too.
+    const cluster = new Registry();
+    new ClusterMetrics(cluster, Object.assign(new EventEmitter(), { liveNodes: 1, state: 'live' }) as unknown as Membership);
+    registerBusMetrics(cluster, { counters: new BusCounters(), isReady: false });
+    registerRoutingMetrics(cluster, () => 0);
+    for (const m of [...(await metrics.registry.getMetricsAsJSON()), ...(await cluster.getMetricsAsJSON())]) {
+      series.set(m.name, m.values.map((v) => v.labels as Record<string, unknown>));
+    }
     const docs = walk(join(ROOT, 'docs'), (f) => f.endsWith('.md'));
     for (const file of docs) {
       const text = readFileSync(file, 'utf8');
