@@ -114,6 +114,10 @@ describe('claims, conflicts, grace and the cap across nodes', () => {
 
   test('grace expiry closes phones on every node with 1000, counted once cluster-wide', async () => {
     const sid = newServerId();
+    // Earlier tests' grace windows may expire meanwhile: count this server-id's
+    // expiries by the grace_expired line, written where the metric is counted.
+    const expiries = (): number =>
+      [a, b, c].reduce((n, node) => n + node.events('grace_expired').filter((e) => e.server_id === sid).length, 0);
     const total = async (): Promise<number> =>
       (await a.metric('pyrycode_relay_grace_expiries_total')) +
       (await b.metric('pyrycode_relay_grace_expiries_total')) +
@@ -126,7 +130,8 @@ describe('claims, conflicts, grace and the cap across nodes', () => {
     binary.close();
     for (const p of phones) assert.equal((await p.waitClose(6000)).code, 1000);
     await sleep(500);
-    assert.equal((await total()) - before, 1);
+    assert.equal(expiries(), 1);
+    assert.ok((await total()) - before >= 1);
     // The slot is gone everywhere: a new phone gets 4404.
     const late = await connectPhone(c.base, sid);
     assert.deepEqual(await late.waitClose(3000), { code: 4404, reason: 'no server with that id' });
