@@ -24,7 +24,16 @@
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
-import { decodeBatch, encodeBatch, encodeSelfProbe, headerBytes, LinkFlag, messageBytes, MAX_MESSAGES_PER_BATCH, type BusMessage } from './bus-codec.js';
+import {
+  decodeBatch,
+  encodeBatch,
+  encodeSelfProbe,
+  headerBytes,
+  LinkFlag,
+  messageBytes,
+  MAX_MESSAGES_PER_BATCH,
+  type BusMessage,
+} from './bus-codec.js';
 
 /** Why a link was declared lost (a log/metric enum, never free text). */
 export type LinkLostReason =
@@ -558,7 +567,11 @@ export class FrameBus extends EventEmitter<BusEvents> {
     this.counters.probesLost++;
     this.subscriptionLost('probe_lost');
     // A connection that looks alive but delivers nothing: drop it and reconnect.
+    // The probe went out on the publisher, which may be the silent one (a
+    // black-holed link stays "ready" to the client): restart it too. Every link
+    // is already declared lost, so failing its in-flight PUBLISHes costs nothing.
     this.subscriber.disconnect(true);
+    this.publisher.disconnect(true);
   }
 
   private idleProbe(): void {

@@ -37,10 +37,17 @@ function connect(role: RedisRole, port = redis.port): Redis {
   return r;
 }
 
-async function startNode(name: string, opts: Partial<FrameBusOptions> = {}, subPort = redis.port): Promise<Node> {
-  const pub = connect('bus-pub');
+async function startNode(name: string, opts: Partial<FrameBusOptions> = {}, subPort = redis.port, pubPort = redis.port): Promise<Node> {
+  const pub = connect('bus-pub', pubPort);
   const sub = connect('bus-sub', subPort);
-  const bus = new FrameBus({ nodeRef: nodeRef(name, newIncarnation()), channelFor, publisher: pub, subscriber: sub, probeIntervalMs: 60_000, ...opts });
+  const bus = new FrameBus({
+    nodeRef: nodeRef(name, newIncarnation()),
+    channelFor,
+    publisher: pub,
+    subscriber: sub,
+    probeIntervalMs: 60_000,
+    ...opts,
+  });
   const n: Node = { bus, pub, sub, got: [], lost: [], readies: 0, notReadies: 0 };
   bus.on('message', (src, msg) => n.got.push({ src, msg }));
   bus.on('linkLost', (peer, reason) => n.lost.push({ peer, reason }));
@@ -145,8 +152,14 @@ describe('frame bus', () => {
       if (i % 37 === 0) await turn();
     }
     await waitFor(() => b.got.length === N && a.got.length === N, 'all messages');
-    assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [...Array(N).keys()]);
-    assert.deepEqual(a.got.map((g) => indexOf(g.msg)), [...Array(N).keys()]);
+    assert.deepEqual(
+      b.got.map((g) => indexOf(g.msg)),
+      [...Array(N).keys()],
+    );
+    assert.deepEqual(
+      a.got.map((g) => indexOf(g.msg)),
+      [...Array(N).keys()],
+    );
     assert.ok(b.got.every((g) => g.src === a.bus.nodeRef));
     assert.equal(b.got[5]!.msg.kind === 'frameToBinary' && b.got[5]!.msg.frame.length, 16 + 5);
     assert.deepEqual(a.lost, []);
@@ -183,7 +196,8 @@ describe('frame bus', () => {
     assert.match(text, /^pyrycode_relay_cluster_bus_gaps_total 1$/m);
     assert.match(text, /^pyrycode_relay_cluster_bus_links_lost_total\{reason="gap"\} 1$/m);
     assert.match(await reg.metrics(), /^pyrycode_relay_cluster_bus_gaps_total 1$/m, 'a second scrape does not double count');
-    for (const secret of ['ghost', a.bus.nodeRef, b.bus.nodeRef, 'srv one', 'client-']) assert.ok(!text.includes(secret), `series never name ${secret}`);
+    for (const secret of ['ghost', a.bus.nodeRef, b.bus.nodeRef, 'srv one', 'client-'])
+      assert.ok(!text.includes(secret), `series never name ${secret}`);
   });
 
   test('every message kind crosses the bus intact', async () => {
@@ -230,7 +244,10 @@ describe('frame bus', () => {
     for (let i = 0; i < 10; i++) a.bus.send(b.bus.nodeRef, frameMsg(i, 50 * 1024));
     await waitFor(() => b.got.length === before + 10, '10 big messages');
     assert.equal(await publishCalls(), 5, 'two 50 KiB frames per 128 KiB batch');
-    assert.deepEqual(b.got.slice(before).map((g) => indexOf(g.msg)), [...Array(10).keys()]);
+    assert.deepEqual(
+      b.got.slice(before).map((g) => indexOf(g.msg)),
+      [...Array(10).keys()],
+    );
     // A message larger than the batch bound goes alone, between its neighbours.
     await redis.command('CONFIG', 'RESETSTAT');
     a.bus.send(b.bus.nodeRef, frameMsg(1, 100));
@@ -238,7 +255,10 @@ describe('frame bus', () => {
     a.bus.send(b.bus.nodeRef, frameMsg(3, 100));
     await waitFor(() => b.got.length === before + 13, 'the big one');
     assert.equal(await publishCalls(), 3);
-    assert.deepEqual(b.got.slice(before + 10).map((g) => indexOf(g.msg)), [1, 2, 3]);
+    assert.deepEqual(
+      b.got.slice(before + 10).map((g) => indexOf(g.msg)),
+      [1, 2, 3],
+    );
     assert.deepEqual(b.lost, []);
   });
 
@@ -266,7 +286,10 @@ describe('frame bus', () => {
       await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 5, [frameMsg(5)])); // stale epoch
       await raw.publish(ch, crafted(x, b.bus.nodeRef, 2, 2, [frameMsg(101)]));
       await waitFor(() => b.got.length === 3, 'the new epoch');
-      assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [1, 100, 101]);
+      assert.deepEqual(
+        b.got.map((g) => indexOf(g.msg)),
+        [1, 100, 101],
+      );
       assert.equal(b.lost.length, 1);
       assert.equal(b.bus.counters.duplicates, 4);
       // x resets on its own (no answer flag): that is x's declaration, b closes its side.
@@ -317,7 +340,10 @@ describe('frame bus', () => {
       const ch = channelFor(b.bus.nodeRef);
       for (const src of ['p1:1', 'p2:1', 'p3:1']) await raw.publish(ch, crafted(src, b.bus.nodeRef, 1, 1, [frameMsg(1)]));
       await waitFor(() => b.got.length === 2 && b.bus.counters.foreign === 1, 'two peers kept, one refused');
-      assert.deepEqual(b.got.map((g) => g.src), ['p1:1', 'p2:1']);
+      assert.deepEqual(
+        b.got.map((g) => g.src),
+        ['p1:1', 'p2:1'],
+      );
       b.bus.forget('p1:1');
       await raw.publish(ch, crafted('p3:1', b.bus.nodeRef, 1, 1, [frameMsg(1)]));
       await waitFor(() => b.got.length === 3, 'room after forget');
@@ -351,7 +377,10 @@ describe('frame bus', () => {
     await waitFor(() => a.pub.status === 'ready', 'publisher back');
     a.bus.send(b.bus.nodeRef, frameMsg(3));
     await waitFor(() => b.got.length === 2, 'after');
-    assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [1, 3]);
+    assert.deepEqual(
+      b.got.map((g) => indexOf(g.msg)),
+      [1, 3],
+    );
     assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'reset' }], 'b learns of the loss from the new epoch');
   });
 
@@ -377,7 +406,10 @@ describe('frame bus', () => {
       assert.equal(b.got.length, 1);
       for (let i = 1; i <= 5; i++) a.bus.send(b.bus.nodeRef, frameMsg(i));
       await waitFor(() => b.got.length === 6, 'traffic continues');
-      assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [0, 1, 2, 3, 4, 5]);
+      assert.deepEqual(
+        b.got.map((g) => indexOf(g.msg)),
+        [0, 1, 2, 3, 4, 5],
+      );
       assert.deepEqual(b.lost, []);
       // A well-formed batch from an unknown node naming some server-id/epoch reaches the
       // relay tagged with its source; the relay drops it (no such slot or a stale epoch).
@@ -402,7 +434,10 @@ describe('frame bus', () => {
     await waitFor(() => a.lost.length === 1, 'overflow declared');
     assert.deepEqual(a.lost[0], { peer: b.bus.nodeRef, reason: 'overflow' });
     await waitFor(() => b.got.length === 39, 'the messages after the overflow');
-    assert.deepEqual(b.got.map((g) => indexOf(g.msg)), [...Array(39).keys()].map((i) => i + 61));
+    assert.deepEqual(
+      b.got.map((g) => indexOf(g.msg)),
+      [...Array(39).keys()].map((i) => i + 61),
+    );
     assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'reset' }], 'b learns its side of the link is gone');
     // Redis frozen: PUBLISHes stay in flight and count against the bound across turns.
     const lostBefore = a.lost.length;
@@ -443,7 +478,10 @@ describe('frame bus', () => {
     await linkUp(a, b);
     for (let i = 2; i <= 50; i++) a.bus.send(b.bus.nodeRef, frameMsg(i));
     await waitFor(() => frames(b).length === 50, 'traffic resumed');
-    assert.deepEqual(frames(b), [...Array(50).keys()].map((i) => i + 1));
+    assert.deepEqual(
+      frames(b),
+      [...Array(50).keys()].map((i) => i + 1),
+    );
     // Each side declared its own loss, and may also see the other's restart request as a
     // reset (both lost messages at once); never more, and nothing is a gap.
     assertOwnLossThenAtMostAReset(a.lost, b.bus.nodeRef, 'subscriber_lost');
@@ -463,7 +501,10 @@ describe('frame bus', () => {
     await linkUp(a, b);
     for (let i = 2; i <= 20; i++) a.bus.send(b.bus.nodeRef, frameMsg(i));
     await waitFor(() => frames(b).length === 20, 'traffic resumed');
-    assert.deepEqual(frames(b), [...Array(20).keys()].map((i) => i + 1));
+    assert.deepEqual(
+      frames(b),
+      [...Array(20).keys()].map((i) => i + 1),
+    );
     assertOwnLossThenAtMostAReset(a.lost, b.bus.nodeRef, 'subscriber_lost');
     assertOwnLossThenAtMostAReset(b.lost, a.bus.nodeRef, 'subscriber_lost');
     // A second kill after the reconnect is a second loss, declared again.
@@ -511,6 +552,26 @@ describe('frame bus', () => {
       a.bus.send(b.bus.nodeRef, frameMsg(2));
       await waitFor(() => frames(b).length === 2, 'traffic resumed');
       assert.deepEqual(frames(b), [1, 2]);
+    } finally {
+      await proxy.close();
+    }
+  });
+  test('a publisher link that goes silent is caught by the probe too: both connections are replaced', async () => {
+    const proxy = await TcpProxy.start(redis.port);
+    try {
+      const a = await startNode('a');
+      const b = await startNode('b', { probeIntervalMs: 100, probeTimeoutMs: 300 }, redis.port, proxy.port);
+      b.bus.send(a.bus.nodeRef, frameMsg(1));
+      await waitFor(() => a.got.length === 1, 'before');
+      proxy.cut({ silent: true }); // b's PUBLISHes vanish; its subscriber is fine
+      await waitFor(() => b.bus.counters.probesLost >= 1 && !b.bus.isReady, 'probe lost');
+      proxy.restore();
+      // Without restarting the publisher, the probe could never come back.
+      await waitFor(() => b.bus.isReady, 'ready through a new publisher', 15_000);
+      await linkUp(b, a);
+      b.bus.send(a.bus.nodeRef, frameMsg(2));
+      await waitFor(() => frames(a).includes(2), 'traffic resumed');
+      assert.deepEqual(frames(a).slice(0, 1), [1]);
     } finally {
       await proxy.close();
     }
