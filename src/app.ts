@@ -149,7 +149,12 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
         startedAt,
         ...(deps.liveNodes === undefined ? {} : { liveNodes: deps.liveNodes }),
         ...(deps.liveNodes === undefined && cluster !== undefined
-          ? { liveNodes: () => [{ id: cluster.nodeId, self: true, binaries: relay.counts().binaries, phones: relay.counts().phones }] }
+          ? {
+              liveNodes: async () =>
+                (await cluster.nodeIds()).map((n) =>
+                  n.self ? { ...n, binaries: relay.counts().binaries, phones: relay.counts().phones } : n,
+                ),
+            }
           : {}),
       });
     }

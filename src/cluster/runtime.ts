@@ -10,6 +10,7 @@ import { bootCluster, type ClusterConfig, type ClusterNode } from './boot.js';
 import { registerBusMetrics } from './bus-metrics.js';
 import { BusCounters, FrameBus } from './bus.js';
 import { ClusterRegistry } from './cluster-registry.js';
+import { parseNodeRef } from './keys.js';
 import { ClusterMetrics, registerRoutingMetrics } from './metrics.js';
 import { RedisUnavailableError, type ClusterRedisError, type RedisRole } from './redis-client.js';
 
@@ -27,6 +28,8 @@ export interface ClusterRuntime {
   liveNodes(): number;
   /** False while fenced: upgrades and /healthz answer 503. */
   available(): boolean;
+  /** The node ids in the cluster's membership set (for the status page); this node's alone if Redis does not answer. */
+  nodeIds(): Promise<{ id: string; self: boolean }[]>;
   /** Leaves the cluster (its slots were put in grace by the drain) and closes the connections. */
   close(): Promise<void>;
 }
@@ -108,6 +111,20 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
       })),
     liveNodes: () => membership.liveNodes,
     available: () => membership.state === 'live',
+    async nodeIds() {
+      const self = { id: cfg.nodeId, self: true };
+      try {
+        const refs = await node.connections.registry.zrange(node.keys.nodes, 0, -1);
+        const others = refs
+          .filter((r) => r !== node.store.self)
+          .map((r) => parseNodeRef(r)?.nodeId)
+          .filter((id): id is string => id !== undefined)
+          .map((id) => ({ id, self: false }));
+        return [self, ...others];
+      } catch {
+        return [self];
+      }
+    },
     async close() {
       const left = await membership.leave().catch(() => undefined);
       // The phones this node still had owe their remote binaries a notice.

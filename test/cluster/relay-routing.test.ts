@@ -41,6 +41,15 @@ describe('cluster routing across nodes', () => {
     ]);
     assert.equal(h.body.status, 'ok');
     assert.equal(h.body.node_id, 'node-a');
+    // The status page lists every node, this one first.
+    const status = JSON.parse((await httpRequest(a.metricsPort, '/status.json')).body) as { nodes?: { id: string; self: boolean }[] };
+    assert.deepEqual(
+      status.nodes?.map((n) => [n.id, n.self]),
+      [
+        ['node-a', true],
+        ['node-b', false],
+      ],
+    );
     const raw = await httpRequest(b.port, '/healthz');
     assert.doesNotMatch(raw.body, /redis|127\.0\.0\.1:\d+/i);
   });
