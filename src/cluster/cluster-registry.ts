@@ -300,7 +300,14 @@ export class ClusterRegistry implements Registry, RemoteRouter {
     held.graceEnds = performance.now() + this.d.gracePeriodMs;
     this.liveBinaries--;
     if (this.closed || this.d.membership.state !== 'live') return false;
-    const r = await this.d.store.releaseIntoGrace(serverId, held.claimId, held.epoch, this.d.gracePeriodMs);
+    let r: Awaited<ReturnType<ClusterStore['releaseIntoGrace']>>;
+    try {
+      r = await this.d.store.releaseIntoGrace(serverId, held.claimId, held.epoch, this.d.gracePeriodMs);
+    } catch (err) {
+      // Redis did not answer: the store's slot is resolved by probe/takeover or reaping; keep nothing here.
+      if (s.held === held) this.dropHeld(serverId, s);
+      throw err;
+    }
     if (r.kind !== 'grace') {
       if (s.held === held) this.dropHeld(serverId, s);
       return false;
