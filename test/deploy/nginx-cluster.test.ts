@@ -1,0 +1,112 @@
+// The documented cluster setup behind nginx, for real: Debian's nginx runs
+// deploy/nginx-cluster.conf (rendered with test ports and a throwaway certificate) in
+// front of three relay nodes sharing one redis-server. Binaries and phones of many
+// server-ids dial through it over wss://; header affinity puts every server-id's
+// phones on its binary's node, so the cluster bus carries no frames. nginx, openssl
+// and redis-server are required: when missing this test fails, it does not skip.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { busFrames, closeAll, crossNodePair, health, pairsThrough, placement, startLocalCluster, type LocalCluster } from '../helpers/balanced-cluster.js';
+import { newServerId } from '../helpers/clients.js';
+import { exited, findBinary, httpsBody, makeCert, ROOT, substitute, waitListening } from '../helpers/deploy.js';
+import { freePort } from '../helpers/process.js';
+
+const FILE = 'deploy/nginx-cluster.conf';
+const TEMPLATE = readFileSync(join(ROOT, FILE), 'utf8');
+const DOC_NODES = ['10.0.0.11:8080', '10.0.0.12:8080', '10.0.0.13:8080'];
+
+function render(dir: string, tlsPort: number, nodePorts: number[], cert: { cert: string; key: string }): string {
+  const sub = (text: string, from: string, to: string): string => substitute(text, from, to, FILE);
+  let conf = TEMPLATE;
+  conf = sub(conf, 'listen 443 ssl;', `listen 127.0.0.1:${tlsPort} ssl;`);
+  DOC_NODES.forEach((addr, i) => (conf = sub(conf, `server ${addr};`, `server 127.0.0.1:${nodePorts[i]};`)));
+  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/fullchain.pem', cert.cert);
+  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/privkey.pem', cert.key);
+  conf = sub(conf, 'worker_processes auto;', 'worker_processes 1;');
+  const head = [`daemon off;`, `pid ${join(dir, 'nginx.pid')};`, `error_log ${join(dir, 'error.log')} warn;`].join('\n');
+  const httpPaths = ['access_log', 'client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path']
+    .map((d) => `    ${d} ${join(dir, d === 'access_log' ? 'access.log' : d)};`)
+    .join('\n');
+  conf = sub(conf, 'http {\n', `http {\n${httpPaths}\n`);
+  return `${head}\n${conf}`;
+}
+
+describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', () => {
+  let dir: string;
+  let cert: { cert: string; key: string };
+  let cluster: LocalCluster | undefined;
+  let nginx: ChildProcess | undefined;
+  let nginxErr = '';
+  let tlsPort: number;
+  let base: string;
+
+  before(async () => {
+    const bin = findBinary('nginx', 'apt-get install -y nginx');
+    dir = mkdtempSync(join(tmpdir(), 'relay-nginx-cluster-'));
+    cert = makeCert(dir);
+    cluster = await startLocalCluster(3, 'nginx-cluster');
+    tlsPort = await freePort();
+    base = `wss://localhost:${tlsPort}`;
+
+    const confFile = join(dir, 'nginx.conf');
+    writeFileSync(confFile, render(dir, tlsPort, cluster.nodes.map((n) => n.port), cert));
+    const args = ['-p', dir, '-e', join(dir, 'error.log'), '-c', confFile];
+    const check = spawnSync(bin, ['-t', '-q', ...args], { encoding: 'utf8' });
+    assert.equal(check.status, 0, `nginx -t rejected the documented config: ${check.stderr}`);
+    nginx = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    nginx.stderr?.on('data', (d: Buffer) => (nginxErr += d.toString()));
+    await waitListening(tlsPort, 15_000).catch((err: Error) => assert.fail(`${err.message}; nginx said: ${nginxErr}`));
+  });
+
+  after(async () => {
+    nginx?.kill('SIGQUIT');
+    await exited(nginx);
+    await cluster?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('every node sees the whole cluster; /healthz through nginx names a node', async () => {
+    const nodes = cluster!.nodes;
+    for (const n of nodes) assert.equal((await health(n)).cluster_nodes, 3, n.nodeId);
+    const body = JSON.parse(await httpsBody(`https://localhost:${tlsPort}/healthz`, cert.cert)) as Record<string, unknown>;
+    assert.equal(body.status, 'ok');
+    assert.ok(nodes.some((n) => n.nodeId === body.node_id), `node_id ${String(body.node_id)}`);
+  });
+
+  test('with affinity, pairs of 12 server-ids spread over the nodes and the bus carries no frames', async () => {
+    const nodes = cluster!.nodes;
+    const ca = readFileSync(cert.cert, 'utf8');
+    const ids = Array.from({ length: 12 }, () => newServerId());
+    const pairs = await pairsThrough(base, ids, 2, { ca });
+    try {
+      const where = await placement(nodes);
+      assert.equal(where.reduce((s, n) => s + n.binaries, 0), ids.length, JSON.stringify(where));
+      for (const n of where) assert.equal(n.phones, 2 * n.binaries, `phones sit with their binary: ${JSON.stringify(where)}`);
+      assert.ok(where.filter((n) => n.binaries > 0).length >= 2, `the hash spreads server-ids: ${JSON.stringify(where)}`);
+      assert.equal(await busFrames(nodes), 0, 'no frame crossed the bus');
+    } finally {
+      closeAll(pairs);
+    }
+  });
+
+  test('control: a pair split across two nodes (no balancer) does cross the bus, and is counted', async () => {
+    const nodes = cluster!.nodes;
+    const before = await busFrames(nodes);
+    await crossNodePair(nodes[0]!, nodes[1]!, newServerId());
+    assert.ok((await busFrames(nodes)) >= before + 2, 'frames out on one node and in on the other');
+  });
+
+  test('the documented idle timeouts outlast the relay heartbeat window (60 s); no compression', () => {
+    for (const d of ['proxy_read_timeout', 'proxy_send_timeout']) {
+      const m = new RegExp(`${d} (\\d+)s;`).exec(TEMPLATE);
+      assert.ok(m !== null, d);
+      assert.ok(Number(m[1]) > 60, `${d} ${m[1]}s`);
+    }
+    assert.match(TEMPLATE, /^\s*hash \$http_x_pyrycode_server consistent;$/m);
+    assert.match(TEMPLATE, /^\s*gzip off;$/m);
+  });
+});
