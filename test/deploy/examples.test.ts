@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { runBootChecks, type BootFacts } from '../../src/ops/boot-checks.js';
 import { parseCommandLine, type RelayConfig } from '../../src/ops/config.js';
 import { findBinary, ROOT } from '../helpers/deploy.js';
 
@@ -124,6 +125,54 @@ describe('deploy/fly.toml', () => {
   });
 });
 
+describe('deploy/fly-cluster.toml', () => {
+  const toml = read('deploy/fly-cluster.toml');
+  const services = toml.split(/^\[\[services\]\]$/m).slice(1);
+  const cmd = /^\s*app = "([^"]+)"$/m.exec(toml.split('[processes]')[1] ?? '')?.[1] ?? '';
+
+  test('its flags parse into a plain listener on the service port, trusting X-Forwarded-For', () => {
+    const config = relayConfig(cmd.split(/\s+/));
+    assert.equal(config.domain, undefined);
+    assert.equal(config.insecureListen?.port, 8080);
+    assert.equal(config.trustXForwardedFor, true);
+    assert.equal(services.length, 1);
+    assert.match(services[0] ?? '', /^\s*internal_port = 8080$/m);
+  });
+
+  test('Fly terminates TLS on 443 and checks /healthz (a fenced node answers 503)', () => {
+    const s = services[0] ?? '';
+    assert.match(s, /port = 443\s+handlers = \["tls", "http"\]/);
+    assert.match(s, /^\s*path = "\/healthz"$/m);
+    assert.ok(Number(/^\s*min_machines_running = (\d+)$/m.exec(s)?.[1]) >= 2);
+  });
+
+  test('on Fly with the Redis secret the boot checks pass and the node id is FLY_MACHINE_ID', () => {
+    assert.doesNotMatch(toml, /^\s*PYRYCODE_RELAY_(PRODUCTION|SINGLE_INSTANCE|REDIS_URL) =/m, 'no production mode, no bypass, no secret in the file');
+    const facts = (env: Record<string, string>): BootFacts => ({
+      env,
+      platform: 'linux',
+      euid: 65532,
+      procSelfStatus: undefined,
+      execArgv: [],
+      inspectorUrl: undefined,
+      hostname: 'abc',
+      randomHex: '0a0b0c',
+    });
+    const config = relayConfig(cmd.split(/\s+/));
+    const fly = { FLY_APP_NAME: 'pyrycode-relay', FLY_MACHINE_ID: '3d8d9e1f2a4b68' };
+    const verdict = runBootChecks(config, facts({ ...fly, PYRYCODE_RELAY_REDIS_URL: 'redis://relay:pw@my-redis.internal:6379' }));
+    assert.ok(verdict.ok, JSON.stringify(verdict));
+    assert.equal(verdict.cluster?.nodeId, fly.FLY_MACHINE_ID);
+    // Without the secret several machines would be several registries: refused.
+    assert.equal(runBootChecks(config, facts(fly)).ok, false);
+  });
+
+  test('drains before the kill', () => {
+    assert.equal(/^kill_signal = "(\w+)"$/m.exec(toml)?.[1], 'SIGTERM');
+    assert.ok(Number(/^kill_timeout = "(\d+)s"$/m.exec(toml)?.[1]) > 10);
+  });
+});
+
 describe('documented relay command lines', () => {
   test('every `pyrycode-relay …` command in the docs and examples parses', () => {
     const files = ['docs/deploy/README.md', 'docs/deploy/nginx.md', 'docs/deploy/caddy.md', 'docs/deploy/direct.md', 'docs/deploy/docker.md', 'deploy/nginx.conf', 'deploy/Caddyfile'];
@@ -150,5 +199,12 @@ describe('README quick start', () => {
     const addr = config.insecureListen;
     assert.ok(addr !== undefined);
     assert.ok(read('README.md').includes(`curl localhost:${addr.port}/healthz`));
+  });
+
+  test('`npm run cluster:local` is next to `npm start` and builds before it runs the script', () => {
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts['cluster:local'], 'npm run build --silent && node scripts/cluster-local.mjs');
+    const quick = read('README.md').split('## Quick start')[1]?.split('\n## ')[0] ?? '';
+    assert.match(quick, /^npm install && npm start .*\nnpm run cluster:local .*\nnpm test /m);
   });
 });
