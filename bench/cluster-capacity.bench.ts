@@ -40,6 +40,7 @@ interface Stats {
   cpu: number;
   netIn: number;
   netOut: number;
+  memory: number;
 }
 
 async function stats(): Promise<Stats> {
@@ -51,7 +52,14 @@ async function stats(): Promise<Stats> {
     usec.set(m[1] ?? '', Number(m[3]));
   }
   const num = (k: string): number => Number(new RegExp(`^${k}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
-  return { calls, usec, cpu: num('used_cpu_user') + num('used_cpu_sys'), netIn: num('total_net_input_bytes'), netOut: num('total_net_output_bytes') };
+  return {
+    calls,
+    usec,
+    cpu: num('used_cpu_user') + num('used_cpu_sys'),
+    netIn: num('total_net_input_bytes'),
+    netOut: num('total_net_output_bytes'),
+    memory: num('used_memory'),
+  };
 }
 
 /** What happened in Redis between two snapshots, minus the INFO calls themselves. */
@@ -107,7 +115,7 @@ async function phase(name: string, events: number, run: () => Promise<void>): Pr
   const ms = Date.now() - start;
   const d = delta(s0, s1);
   report(name, events, d, ms);
-  console.log(`${name}: ${events} events in ${ms} ms, commands:`, Object.fromEntries(d.top));
+  console.log(`${name}: ${events} events in ${ms} ms, Redis used_memory ${((s1.memory - s0.memory) / events).toFixed(0)} B per event, commands:`, Object.fromEntries(d.top));
 }
 
 const ids = Array.from({ length: N }, () => newServerId());
