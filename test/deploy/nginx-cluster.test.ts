@@ -100,6 +100,23 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
     assert.ok((await busFrames(nodes)) >= before + 2, 'frames out on one node and in on the other');
   });
 
+  test('a stopped node: nginx sends its server-ids to the next node on the ring, binary and phones alike', async () => {
+    const nodes = cluster!.nodes;
+    const gone = nodes[2]!;
+    gone.child.kill('SIGTERM');
+    await exited(gone.child, 15_000);
+    const ca = readFileSync(cert.cert, 'utf8');
+    const ids = Array.from({ length: 6 }, () => newServerId());
+    const pairs = await pairsThrough(base, ids, 2, { ca });
+    try {
+      const where = await placement(nodes.slice(0, 2));
+      assert.equal(where.reduce((s, n) => s + n.binaries, 0), ids.length, JSON.stringify(where));
+      for (const n of where) assert.equal(n.phones, 2 * n.binaries, `phones follow their binary: ${JSON.stringify(where)}`);
+    } finally {
+      closeAll(pairs);
+    }
+  });
+
   test('the documented idle timeouts outlast the relay heartbeat window (60 s); no compression', () => {
     for (const d of ['proxy_read_timeout', 'proxy_send_timeout']) {
       const m = new RegExp(`${d} (\\d+)s;`).exec(TEMPLATE);
