@@ -182,6 +182,12 @@ process.once('exit', () => {
   for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) signal(c.child, 'SIGKILL');
 });
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void stopAll(0));
+// If whatever started this script dies without a signal reaching us (npm killed
+// hard, a closed terminal's shell), stop too rather than leave a cluster running.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void stopAll(0);
+}, 1000).unref();
 
 async function main() {
   if (!existsSync(CLI)) fail(`${CLI} is missing: run npm run build (npm run cluster:local builds first)`);

@@ -203,7 +203,8 @@ describe('README quick start', () => {
 
   test('`npm run cluster:local` is next to `npm start` and builds before it runs the script', () => {
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
-    assert.equal(pkg.scripts['cluster:local'], 'npm run build --silent && node scripts/cluster-local.mjs');
+    // exec: npm's SIGTERM must reach the script (sh would die and orphan it), which stops its children.
+    assert.equal(pkg.scripts['cluster:local'], 'npm run build --silent && exec node scripts/cluster-local.mjs');
     const quick = read('README.md').split('## Quick start')[1]?.split('\n## ')[0] ?? '';
     assert.match(quick, /^npm install && npm start .*\nnpm run cluster:local .*\nnpm test /m);
   });
