@@ -22,7 +22,9 @@ const CLI = join(ROOT, 'dist/src/cli/main.js');
 const NGINX_CONF = join(ROOT, 'deploy/nginx-cluster.conf');
 const PREFIX = 'pyrycode-relay';
 // The ACL of docs/cluster.md ("Redis access"), as a redis.conf `user` line.
-const ACL_RULES = `resetkeys ~${PREFIX}:* resetchannels &${PREFIX}:* -@all +@read +@write +@scripting +@pubsub +@connection +info +time`;
+const ACL_RULES =
+  `resetkeys ~${PREFIX}:* resetchannels &${PREFIX}:* -@all +@read +@write +@scripting +@pubsub +@connection -@dangerous +info +time` +
+  ' -scan -randomkey -function -script|flush -script|kill -pubsub|channels -pubsub|shardchannels';
 
 const { values: opts } = parseArgs({
   options: { port: { type: 'string', default: '8080' }, nodes: { type: 'string', default: '3' } },

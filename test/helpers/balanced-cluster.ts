@@ -4,8 +4,11 @@
 // frames checked both ways; and which node each connection landed on, read from the
 // nodes' own /healthz counts and bus series.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connectBinary, connectPhone, noiseFrame, sleep, type DialOptions, type TestClient } from './clients.js';
-import { exited } from './deploy.js';
+import { exited, ROOT } from './deploy.js';
 import { cells, httpRequest, scrape } from './http.js';
 import { freePort, spawnCli, waitForStderr } from './process.js';
 import { RedisServer } from './redis.js';
@@ -23,9 +26,25 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-/** Redis plus `count` nodes on loopback, every one logged `relay_started`. */
+/**
+ * The rules of docs/cluster.md's `ACL SETUSER relay on >PASSWORD …` line, as
+ * arguments, for `prefix` instead of the default one.
+ */
+export function documentedAcl(prefix: string): string[] {
+  const line = /^ACL SETUSER relay on >PASSWORD (.*)$/m.exec(readFileSync(join(ROOT, 'docs/cluster.md'), 'utf8'))?.[1];
+  assert.ok(line !== undefined, 'docs/cluster.md has the ACL SETUSER line');
+  return line.split(' ').map((rule) => rule.replaceAll('pyrycode-relay:', `${prefix}:`));
+}
+
+/**
+ * Redis plus `count` nodes on loopback, every one logged `relay_started`. The nodes
+ * log in as a `relay` user holding exactly the documented ACL.
+ */
 export async function startLocalCluster(count = 3, prefix = 'deploy-test'): Promise<LocalCluster> {
   const redis = await RedisServer.start();
+  const password = randomBytes(12).toString('hex');
+  await redis.command('ACL', 'SETUSER', 'relay', 'on', `>${password}`, ...documentedAcl(prefix));
+  const url = `redis://relay:${password}@127.0.0.1:${redis.port}`;
   const nodes: ClusterNode[] = [];
   const stop = async (): Promise<void> => {
     for (const n of nodes) n.child.kill('SIGTERM');
@@ -49,7 +68,7 @@ export async function startLocalCluster(count = 3, prefix = 'deploy-test'): Prom
           '--rate-limit-burst', '200',
           '--drain-timeout', '3s',
         ],
-        { PYRYCODE_RELAY_REDIS_URL: redis.url },
+        { PYRYCODE_RELAY_REDIS_URL: url },
       );
       nodes.push({ nodeId, port, metricsPort, child });
     }
