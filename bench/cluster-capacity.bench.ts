@@ -23,8 +23,16 @@ for (const id of ['bench-a', 'bench-b']) {
   const port = await freePort();
   const metricsPort = await freePort();
   const child = spawnCli(
-    ['--insecure-listen', `127.0.0.1:${port}`, '--metrics-listen', `127.0.0.1:${metricsPort}`, '--node-id', id, '--grace-period', '1s']
-      .concat(['--rate-limit-burst', '100000', '--rate-limit-refill', '1ms', '--max-connections-per-ip', '0']),
+    [
+      '--insecure-listen',
+      `127.0.0.1:${port}`,
+      '--metrics-listen',
+      `127.0.0.1:${metricsPort}`,
+      '--node-id',
+      id,
+      '--grace-period',
+      '1s',
+    ].concat(['--rate-limit-burst', '100000', '--rate-limit-refill', '1ms', '--max-connections-per-ip', '0']),
     { PYRYCODE_RELAY_REDIS_URL: redis.url },
   );
   nodes.push({ port, metricsPort, child });
@@ -63,7 +71,10 @@ async function stats(): Promise<Stats> {
 }
 
 /** What happened in Redis between two snapshots, minus the INFO calls themselves. */
-function delta(s0: Stats, s1: Stats): { top: Map<string, number>; inner: number; total: number; usec: Map<string, number>; cpuMs: number; netIn: number; netOut: number } {
+function delta(
+  s0: Stats,
+  s1: Stats,
+): { top: Map<string, number>; inner: number; total: number; usec: Map<string, number>; cpuMs: number; netIn: number; netOut: number } {
   const top = new Map<string, number>();
   const usec = new Map<string, number>();
   let total = 0;
@@ -76,7 +87,15 @@ function delta(s0: Stats, s1: Stats): { top: Map<string, number>; inner: number;
     total += d;
   }
   const roundTrips = ['evalsha', 'eval', 'publish', 'subscribe', 'ping'].reduce((s, k) => s + (top.get(k) ?? 0), 0);
-  return { top, inner: total - roundTrips, total, usec, cpuMs: (s1.cpu - s0.cpu) * 1000, netIn: s1.netIn - s0.netIn, netOut: s1.netOut - s0.netOut };
+  return {
+    top,
+    inner: total - roundTrips,
+    total,
+    usec,
+    cpuMs: (s1.cpu - s0.cpu) * 1000,
+    netIn: s1.netIn - s0.netIn,
+    netOut: s1.netOut - s0.netOut,
+  };
 }
 
 const rows: string[] = [];
@@ -89,7 +108,9 @@ function report(phase: string, events: number, d: ReturnType<typeof delta>, ms: 
   const scripts = scriptCalls(d);
   const perCall = scripts > 0 ? ((d.usec.get('evalsha') ?? 0) + (d.usec.get('eval') ?? 0)) / scripts : 0;
   const perEvent = (scripts - idleScriptsPerMs * ms) / events;
-  rows.push(`| ${phase} | ${events} | ${perEvent.toFixed(2)} | ${((d.total - idlePerMs * ms) / events).toFixed(1)} | ${perCall.toFixed(1)} | ${ms} |`);
+  rows.push(
+    `| ${phase} | ${events} | ${perEvent.toFixed(2)} | ${((d.total - idlePerMs * ms) / events).toFixed(1)} | ${perCall.toFixed(1)} | ${ms} |`,
+  );
 }
 
 // Idle background.
@@ -115,7 +136,10 @@ async function phase(name: string, events: number, run: () => Promise<void>): Pr
   const ms = Date.now() - start;
   const d = delta(s0, s1);
   report(name, events, d, ms);
-  console.log(`${name}: ${events} events in ${ms} ms, Redis used_memory ${((s1.memory - s0.memory) / events).toFixed(0)} B per event, commands:`, Object.fromEntries(d.top));
+  console.log(
+    `${name}: ${events} events in ${ms} ms, Redis used_memory ${((s1.memory - s0.memory) / events).toFixed(0)} B per event, commands:`,
+    Object.fromEntries(d.top),
+  );
 }
 
 const ids = Array.from({ length: N }, () => newServerId());
@@ -199,7 +223,9 @@ for (const window of [1, 16]) {
 phone.close();
 binary.close();
 
-console.log('\n| phase | events | script calls per event | Redis commands per event (inner included, idle background subtracted) | µs Redis per script call | ms |');
+console.log(
+  '\n| phase | events | script calls per event | Redis commands per event (inner included, idle background subtracted) | µs Redis per script call | ms |',
+);
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
 

@@ -226,20 +226,38 @@ async function main() {
     const args = [
       '--max-semi-space-size=4',
       CLI,
-      '--insecure-listen', `127.0.0.1:${port}`,
-      '--metrics-listen', `127.0.0.1:${metricsPort}`,
+      '--insecure-listen',
+      `127.0.0.1:${port}`,
+      '--metrics-listen',
+      `127.0.0.1:${metricsPort}`,
       '--trust-x-forwarded-for',
-      '--node-id', nodeId,
-      '--cluster-prefix', PREFIX,
-      '--drain-timeout', '3s',
+      '--node-id',
+      nodeId,
+      '--cluster-prefix',
+      PREFIX,
+      '--drain-timeout',
+      '3s',
     ];
     nodes.push({ nodeId, port, metricsPort, entry: start(nodeId, process.execPath, args, env, dir) });
   }
   await Promise.all(nodes.map((n) => waitListening(n.port, 30_000, n.entry.child, n.nodeId)));
 
   const port = wantPort === 0 ? await tryPort(0) : ((await tryPort(wantPort)) ?? (await tryPort(0)));
-  writeFileSync(join(dir, 'nginx.conf'), renderNginx(dir, port, nodes.map((n) => n.port)));
-  const nginx = start('nginx', nginxBin, ['-p', dir, '-e', join(dir, 'nginx.log'), '-c', join(dir, 'nginx.conf')], { PATH: process.env.PATH }, dir);
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    renderNginx(
+      dir,
+      port,
+      nodes.map((n) => n.port),
+    ),
+  );
+  const nginx = start(
+    'nginx',
+    nginxBin,
+    ['-p', dir, '-e', join(dir, 'nginx.log'), '-c', join(dir, 'nginx.conf')],
+    { PATH: process.env.PATH },
+    dir,
+  );
   await waitListening(port, 15_000, nginx.child, 'nginx');
 
   const base = `127.0.0.1:${port}`;

@@ -27,7 +27,11 @@ function parse(out: string): Printed {
   const base = /binaries \(pyry\): +ws:\/\/(127\.0\.0\.1:\d+)\/v1\/server/.exec(out)?.[1];
   assert.ok(base !== undefined, out);
   assert.match(out, new RegExp(`phones: +ws://${base}/v1/client`));
-  const nodes = [...out.matchAll(/node (\S+): +ws:\/\/127\.0\.0\.1:(\d+) +metrics http:\/\/127\.0\.0\.1:(\d+)\/metrics +status http:\/\/127\.0\.0\.1:\d+\/status/g)].map((m) => ({
+  const nodes = [
+    ...out.matchAll(
+      /node (\S+): +ws:\/\/127\.0\.0\.1:(\d+) +metrics http:\/\/127\.0\.0\.1:(\d+)\/metrics +status http:\/\/127\.0\.0\.1:\d+\/status/g,
+    ),
+  ].map((m) => ({
     nodeId: m[1] ?? '',
     port: Number(m[2]),
     metricsPort: Number(m[3]),
@@ -149,7 +153,14 @@ describe('npm run cluster:local (scripts/cluster-local.mjs)', () => {
     assert.ok(line !== null, conf);
     const documented = /^user relay on >PASSWORD (.*)$/m.exec(readFileSync(join(ROOT, 'docs/cluster.md'), 'utf8'))?.[1];
     assert.equal(line[2], documented, 'the script runs the documented ACL');
-    const relay = new Redis({ host: '127.0.0.1', port: printed.redisPort, username: 'relay', password: line[1], lazyConnect: true, maxRetriesPerRequest: 0 });
+    const relay = new Redis({
+      host: '127.0.0.1',
+      port: printed.redisPort,
+      username: 'relay',
+      password: line[1],
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+    });
     try {
       await relay.connect();
       await assert.rejects(() => relay.get('elsewhere:key'), /NOPERM/);
@@ -173,12 +184,14 @@ describe('npm run cluster:local (scripts/cluster-local.mjs)', () => {
     // The child is unref'd so a failed run never hangs the tests; hold a ref while we wait.
     child.ref();
     child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (c) => resolve(c))));
+    const code = await new Promise<number | null>((resolve) =>
+      child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (c) => resolve(c)),
+    );
     assert.equal(code, 0, out);
     assert.match(out, /cluster:local: stopped/);
     for (const c of clients) assert.equal((await c.waitClose(1000)).code, 1001);
     for (const pid of printed.pids) assert.ok(!alive(pid), `process ${pid} is gone`);
-    assert.deepEqual(inGroups(printed.pids), [], 'no process left in the children\'s groups (nginx workers included)');
+    assert.deepEqual(inGroups(printed.pids), [], "no process left in the children's groups (nginx workers included)");
     const ports = [Number(printed.base.split(':')[2]), printed.redisPort, ...printed.nodes.flatMap((n) => [n.port, n.metricsPort])];
     for (const p of ports) assert.equal(await listening(p), false, `port ${p} is closed`);
     assert.equal(existsSync(printed.dir), false);

@@ -147,7 +147,11 @@ describe('deploy/fly-cluster.toml', () => {
   });
 
   test('on Fly with the Redis secret the boot checks pass and the node id is FLY_MACHINE_ID', () => {
-    assert.doesNotMatch(toml, /^\s*PYRYCODE_RELAY_(PRODUCTION|SINGLE_INSTANCE|REDIS_URL) =/m, 'no production mode, no bypass, no secret in the file');
+    assert.doesNotMatch(
+      toml,
+      /^\s*PYRYCODE_RELAY_(PRODUCTION|SINGLE_INSTANCE|REDIS_URL) =/m,
+      'no production mode, no bypass, no secret in the file',
+    );
     const facts = (env: Record<string, string>): BootFacts => ({
       env,
       platform: 'linux',

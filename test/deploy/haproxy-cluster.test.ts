@@ -55,7 +55,14 @@ describe('HAProxy in front of three cluster nodes (deploy/haproxy-cluster.cfg)',
     base = `wss://localhost:${tlsPort}`;
 
     const confFile = join(dir, 'haproxy.cfg');
-    writeFileSync(confFile, render(tlsPort, cluster.nodes.map((n) => n.port), pem));
+    writeFileSync(
+      confFile,
+      render(
+        tlsPort,
+        cluster.nodes.map((n) => n.port),
+        pem,
+      ),
+    );
     const check = spawnSync(bin, ['-c', '-q', '-f', confFile], { encoding: 'utf8' });
     assert.equal(check.status, 0, `haproxy -c rejected the documented config: ${check.stdout}${check.stderr}`);
     // -db: foreground, no daemon; logs to stderr.
@@ -87,7 +94,10 @@ describe('HAProxy in front of three cluster nodes (deploy/haproxy-cluster.cfg)',
     const body = JSON.parse(await httpsBody(`https://localhost:${tlsPort}/healthz`, join(dir, 'cert.pem'))) as Record<string, unknown>;
     assert.equal(body.status, 'ok');
     assert.equal(body.cluster_nodes, 3);
-    assert.ok(cluster!.nodes.some((n) => n.nodeId === body.node_id), `node_id ${String(body.node_id)}`);
+    assert.ok(
+      cluster!.nodes.some((n) => n.nodeId === body.node_id),
+      `node_id ${String(body.node_id)}`,
+    );
   });
 
   test('with affinity, pairs of 12 server-ids spread over the nodes and the bus carries no frames', async () => {
@@ -96,7 +106,11 @@ describe('HAProxy in front of three cluster nodes (deploy/haproxy-cluster.cfg)',
     const pairs = await pairsThrough(base, ids, 2, { ca });
     try {
       const where = await placement(nodes);
-      assert.equal(where.reduce((s, n) => s + n.binaries, 0), ids.length, JSON.stringify(where));
+      assert.equal(
+        where.reduce((s, n) => s + n.binaries, 0),
+        ids.length,
+        JSON.stringify(where),
+      );
       for (const n of where) assert.equal(n.phones, 2 * n.binaries, `phones sit with their binary: ${JSON.stringify(where)}`);
       assert.ok(where.filter((n) => n.binaries > 0).length >= 2, `the hash spreads server-ids: ${JSON.stringify(where)}`);
       assert.equal(await busFrames(nodes), 0, 'no frame crossed the bus');
@@ -118,7 +132,11 @@ describe('HAProxy in front of three cluster nodes (deploy/haproxy-cluster.cfg)',
     const pairs = await pairsThrough(base, ids, 2, { ca });
     try {
       const where = await placement(nodes.slice(0, 2));
-      assert.equal(where.reduce((s, n) => s + n.binaries, 0), ids.length, JSON.stringify(where));
+      assert.equal(
+        where.reduce((s, n) => s + n.binaries, 0),
+        ids.length,
+        JSON.stringify(where),
+      );
       for (const n of where) assert.equal(n.phones, 2 * n.binaries, JSON.stringify(where));
     } finally {
       closeAll(pairs);

@@ -10,7 +10,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { busFrames, closeAll, crossNodePair, health, pairsThrough, placement, startLocalCluster, type LocalCluster } from '../helpers/balanced-cluster.js';
+import {
+  busFrames,
+  closeAll,
+  crossNodePair,
+  health,
+  pairsThrough,
+  placement,
+  startLocalCluster,
+  type LocalCluster,
+} from '../helpers/balanced-cluster.js';
 import { newServerId } from '../helpers/clients.js';
 import { exited, findBinary, httpsBody, makeCert, ROOT, substitute, waitListening } from '../helpers/deploy.js';
 import { freePort } from '../helpers/process.js';
@@ -53,7 +62,15 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
     base = `wss://localhost:${tlsPort}`;
 
     const confFile = join(dir, 'nginx.conf');
-    writeFileSync(confFile, render(dir, tlsPort, cluster.nodes.map((n) => n.port), cert));
+    writeFileSync(
+      confFile,
+      render(
+        dir,
+        tlsPort,
+        cluster.nodes.map((n) => n.port),
+        cert,
+      ),
+    );
     const args = ['-p', dir, '-e', join(dir, 'error.log'), '-c', confFile];
     const check = spawnSync(bin, ['-t', '-q', ...args], { encoding: 'utf8' });
     assert.equal(check.status, 0, `nginx -t rejected the documented config: ${check.stderr}`);
@@ -74,7 +91,10 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
     for (const n of nodes) assert.equal((await health(n)).cluster_nodes, 3, n.nodeId);
     const body = JSON.parse(await httpsBody(`https://localhost:${tlsPort}/healthz`, cert.cert)) as Record<string, unknown>;
     assert.equal(body.status, 'ok');
-    assert.ok(nodes.some((n) => n.nodeId === body.node_id), `node_id ${String(body.node_id)}`);
+    assert.ok(
+      nodes.some((n) => n.nodeId === body.node_id),
+      `node_id ${String(body.node_id)}`,
+    );
   });
 
   test('with affinity, pairs of 12 server-ids spread over the nodes and the bus carries no frames', async () => {
@@ -84,7 +104,11 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
     const pairs = await pairsThrough(base, ids, 2, { ca });
     try {
       const where = await placement(nodes);
-      assert.equal(where.reduce((s, n) => s + n.binaries, 0), ids.length, JSON.stringify(where));
+      assert.equal(
+        where.reduce((s, n) => s + n.binaries, 0),
+        ids.length,
+        JSON.stringify(where),
+      );
       for (const n of where) assert.equal(n.phones, 2 * n.binaries, `phones sit with their binary: ${JSON.stringify(where)}`);
       assert.ok(where.filter((n) => n.binaries > 0).length >= 2, `the hash spreads server-ids: ${JSON.stringify(where)}`);
       assert.equal(await busFrames(nodes), 0, 'no frame crossed the bus');
@@ -110,7 +134,11 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
     const pairs = await pairsThrough(base, ids, 2, { ca });
     try {
       const where = await placement(nodes.slice(0, 2));
-      assert.equal(where.reduce((s, n) => s + n.binaries, 0), ids.length, JSON.stringify(where));
+      assert.equal(
+        where.reduce((s, n) => s + n.binaries, 0),
+        ids.length,
+        JSON.stringify(where),
+      );
       for (const n of where) assert.equal(n.phones, 2 * n.binaries, `phones follow their binary: ${JSON.stringify(where)}`);
     } finally {
       closeAll(pairs);

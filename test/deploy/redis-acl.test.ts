@@ -22,7 +22,14 @@ describe('the documented Redis ACL (docs/cluster.md)', () => {
     redis = await RedisServer.start();
     await redis.command('ACL', 'SETUSER', 'relay', 'on', '>relay-pw', ...documentedAcl('acl'));
     other = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true });
-    relay = new Redis({ host: '127.0.0.1', port: redis.port, username: 'relay', password: 'relay-pw', lazyConnect: true, maxRetriesPerRequest: 0 });
+    relay = new Redis({
+      host: '127.0.0.1',
+      port: redis.port,
+      username: 'relay',
+      password: 'relay-pw',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+    });
     await Promise.all([other.connect(), relay.connect()]);
     await other.set('tenant:key', 'theirs');
   });
@@ -42,7 +49,12 @@ describe('the documented Redis ACL (docs/cluster.md)', () => {
 
   test('a node boots under it and runs every registry script and the bus', async () => {
     const node = await bootCluster(
-      { redis: { host: '127.0.0.1', port: redis.port, db: 0, tls: false, username: 'relay', password: 'relay-pw' }, prefix: 'acl', nodeId: 'acl-node', nodeTtlMs: 3000 },
+      {
+        redis: { host: '127.0.0.1', port: redis.port, db: 0, tls: false, username: 'relay', password: 'relay-pw' },
+        prefix: 'acl',
+        nodeId: 'acl-node',
+        nodeTtlMs: 3000,
+      },
       { graceMs: 1 },
     );
     try {

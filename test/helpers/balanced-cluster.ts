@@ -58,15 +58,22 @@ export async function startLocalCluster(count = 3, prefix = 'deploy-test'): Prom
       const nodeId = `node-${i}`;
       const child = spawnCli(
         [
-          '--insecure-listen', `127.0.0.1:${port}`,
-          '--metrics-listen', `127.0.0.1:${metricsPort}`,
+          '--insecure-listen',
+          `127.0.0.1:${port}`,
+          '--metrics-listen',
+          `127.0.0.1:${metricsPort}`,
           '--trust-x-forwarded-for',
-          '--node-id', nodeId,
-          '--cluster-prefix', prefix,
-          '--cluster-node-ttl', '5s',
+          '--node-id',
+          nodeId,
+          '--cluster-prefix',
+          prefix,
+          '--cluster-node-ttl',
+          '5s',
           // Every test client dials from 127.0.0.1: room for all of them on one node.
-          '--rate-limit-burst', '200',
-          '--drain-timeout', '3s',
+          '--rate-limit-burst',
+          '200',
+          '--drain-timeout',
+          '3s',
         ],
         { PYRYCODE_RELAY_REDIS_URL: url },
       );
@@ -97,7 +104,13 @@ export interface Pair {
  * wrapped with its conn_id. A phone that beat the claim's visibility (cluster.md §2:
  * within 1 s of the binary's 101) is closed 4404 and redialled, as a real phone would.
  */
-async function registeredPhone(base: string, serverId: string, binary: TestClient, dial: DialOptions, n: number): Promise<{ phone: TestClient; connId: string }> {
+async function registeredPhone(
+  base: string,
+  serverId: string,
+  binary: TestClient,
+  dial: DialOptions,
+  n: number,
+): Promise<{ phone: TestClient; connId: string }> {
   const deadline = Date.now() + 3000;
   for (;;) {
     const phone = await connectPhone(base, serverId, {}, dial);
