@@ -235,6 +235,9 @@ async function main() {
       nodeId,
       '--cluster-prefix',
       PREFIX,
+      // Short enough to watch a killed node being reaped (TTL + 2 s), long enough for a laptop.
+      '--cluster-node-ttl',
+      '10s',
       '--drain-timeout',
       '3s',
     ];

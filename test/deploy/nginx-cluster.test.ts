@@ -22,6 +22,7 @@ import {
 } from '../helpers/balanced-cluster.js';
 import { newServerId } from '../helpers/clients.js';
 import { exited, findBinary, httpsBody, makeCert, ROOT, substitute, waitListening } from '../helpers/deploy.js';
+import { eventually } from '../helpers/http.js';
 import { freePort } from '../helpers/process.js';
 
 const FILE = 'deploy/nginx-cluster.conf';
@@ -88,7 +89,8 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
 
   test('every node sees the whole cluster; /healthz through nginx names a node', async () => {
     const nodes = cluster!.nodes;
-    for (const n of nodes) assert.equal((await health(n)).cluster_nodes, 3, n.nodeId);
+    // Each node learns the count at its next heartbeat (every TTL/3).
+    for (const n of nodes) await eventually(async () => (await health(n)).cluster_nodes === 3, 10_000, `${n.nodeId} sees 3 nodes`);
     const body = JSON.parse(await httpsBody(`https://localhost:${tlsPort}/healthz`, cert.cert)) as Record<string, unknown>;
     assert.equal(body.status, 'ok');
     assert.ok(
