@@ -108,6 +108,7 @@ function renderNginx(dir, listenPort, nodePorts) {
 
 const children = []; // { name, child, log }
 let stopping = false;
+let ready = false;
 
 function start(name, cmd, args, env, dir) {
   const log = join(dir, `${name}.log`);
@@ -122,10 +123,16 @@ function start(name, cmd, args, env, dir) {
     if (entry.stderr.length < 65536) entry.stderr += d.toString();
   });
   child.once('exit', (code, signal) => {
-    if (!stopping) {
-      process.stderr.write(`cluster:local: ${name} exited (${signal ?? code}); stopping the rest. Its log:\n${tail(log)}\n`);
-      void stopAll(1);
+    if (stopping) return;
+    // A node going away is a fault worth watching (the others reap it); Redis, nginx
+    // or the last node going away ends the demo.
+    const nodesLeft = children.filter((c) => c.name.startsWith('local-') && c.child.exitCode === null && c.child.signalCode === null);
+    if (name.startsWith('local-') && nodesLeft.length > 0 && ready) {
+      process.stderr.write(`cluster:local: ${name} exited (${signal ?? code}); the other nodes reap it within about 12 s\n`);
+      return;
     }
+    process.stderr.write(`cluster:local: ${name} exited (${signal ?? code}); stopping the rest. Its log:\n${tail(log)}\n`);
+    void stopAll(1);
   });
   children.push(entry);
   return entry;
@@ -281,6 +288,7 @@ async function main() {
     '',
   ];
   process.stdout.write(lines.join('\n'));
+  ready = true;
 }
 
 main().catch((err) => {

@@ -185,6 +185,30 @@ describe('npm run cluster:local (scripts/cluster-local.mjs)', () => {
     }
   });
 
+  test('a killed node is reaped by the others; the script keeps the rest running', async () => {
+    // A node holding none of the clients above (they must see the drain's 1001 later).
+    let target: Printed['nodes'][number] | undefined;
+    for (const n of printed.nodes) {
+      const h = JSON.parse((await httpRequest(n.port, '/healthz')).body) as Record<string, unknown>;
+      if (h.connected_binaries === 0 && h.connected_phones === 0) target = n;
+    }
+    assert.ok(target !== undefined);
+    const survivor = printed.nodes.find((n) => n !== target)!;
+    const victim = Number(new RegExp(`${target.nodeId} (\\d+)`).exec(out)?.[1]);
+    assert.ok(printed.pids.includes(victim));
+    process.kill(victim, 'SIGKILL');
+    // --cluster-node-ttl 10s: reaped within TTL + 2 s of its last heartbeat.
+    await eventually(
+      async () => (JSON.parse((await httpRequest(survivor.port, '/healthz')).body) as Record<string, unknown>).cluster_nodes === 2,
+      20_000,
+      'the two live nodes see two',
+    );
+    assert.match(out, new RegExp(`${target.nodeId} exited \\(SIGKILL\\); the other nodes reap it`));
+    assert.equal(child.exitCode, null, 'the script still runs');
+    printed.pids = printed.pids.filter((p) => p !== victim);
+    assert.ok(printed.pids.every(alive));
+  });
+
   test('SIGTERM drains the clients (1001) and leaves no process, port or temp dir', async () => {
     // The child is unref'd so a failed run never hangs the tests; hold a ref while we wait.
     child.ref();
