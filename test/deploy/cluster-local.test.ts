@@ -196,14 +196,14 @@ describe('npm run cluster:local (scripts/cluster-local.mjs)', () => {
     const survivor = printed.nodes.find((n) => n !== target)!;
     const victim = Number(new RegExp(`${target.nodeId} (\\d+)`).exec(out)?.[1]);
     assert.ok(printed.pids.includes(victim));
+    const seen = async (): Promise<unknown> =>
+      (JSON.parse((await httpRequest(survivor.port, '/healthz')).body) as Record<string, unknown>).cluster_nodes;
+    await eventually(async () => (await seen()) === 3, 10_000, 'the survivor sees three nodes first');
     process.kill(victim, 'SIGKILL');
     // --cluster-node-ttl 10s: reaped within TTL + 2 s of its last heartbeat.
-    await eventually(
-      async () => (JSON.parse((await httpRequest(survivor.port, '/healthz')).body) as Record<string, unknown>).cluster_nodes === 2,
-      20_000,
-      'the two live nodes see two',
-    );
-    assert.match(out, new RegExp(`${target.nodeId} exited \\(SIGKILL\\); the other nodes reap it`));
+    await eventually(async () => (await seen()) === 2, 20_000, 'the survivor sees two nodes');
+    const said = new RegExp(`${target.nodeId} exited \\(SIGKILL\\); the other nodes reap it`);
+    await eventually(() => said.test(out), 2000, 'the script reports the exit');
     assert.equal(child.exitCode, null, 'the script still runs');
     printed.pids = printed.pids.filter((p) => p !== victim);
     assert.ok(printed.pids.every(alive));
