@@ -179,7 +179,7 @@ describe('deploy/fly-cluster.toml', () => {
 
 describe('documented relay command lines', () => {
   test('every `pyrycode-relay …` command in the docs and examples parses', () => {
-    const files = ['docs/deploy/README.md', 'docs/deploy/nginx.md', 'docs/deploy/caddy.md', 'docs/deploy/direct.md', 'docs/deploy/docker.md', 'deploy/nginx.conf', 'deploy/Caddyfile'];
+    const files = ['docs/deploy/README.md', 'docs/deploy/nginx.md', 'docs/deploy/caddy.md', 'docs/deploy/direct.md', 'docs/deploy/docker.md', 'deploy/nginx.conf', 'deploy/Caddyfile', 'docs/cluster.md', 'deploy/nginx-cluster.conf', 'deploy/haproxy-cluster.cfg'];
     let checked = 0;
     for (const f of files) {
       const text = read(f).replace(/\\\n\s*/g, ' ');
@@ -189,7 +189,7 @@ describe('documented relay command lines', () => {
         checked++;
       }
     }
-    assert.ok(checked >= 6, `${checked} command lines checked`);
+    assert.ok(checked >= 9, `${checked} command lines checked`);
   });
 });
 
