@@ -135,7 +135,7 @@ test('an unreachable server fails at the deadline with redis_unavailable: unreac
   assert.equal(errors, seen);
 });
 
-test('the documented ACL (prefix keys and channels only) is enough for a node', async () => {
+test('keys and channels under the prefix are all a node needs (an ACL confined to them)', async () => {
   const { bootCluster } = await import('../../src/cluster/boot.js');
   await redis.command(
     'ACL', 'SETUSER', 'relay', 'on', '>relay-pw', 'resetkeys', '~acl:*', 'resetchannels', '&acl:*',
