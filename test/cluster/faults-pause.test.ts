@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CLAIM_VISIBLE_MS, startNodes, type RelayNode } from '../helpers/cluster.js';
 import { NumberedBinary, every, nodeRefs } from '../helpers/cluster-traffic.js';
-import { newServerId, sleep } from '../helpers/clients.js';
+import { connectBinary, connectPhone, newServerId, sleep } from '../helpers/clients.js';
 import { eventually, upgrade } from '../helpers/http.js';
 import { RedisServer } from '../helpers/redis.js';
 
@@ -77,6 +77,35 @@ describe('cluster faults: Redis paused', () => {
       x.phones[0]!.client.close();
       x.client.close();
     }
+  });
+
+  test('frozen past the command timeout (TTL/3) during a claim and a registration: no ghost slot or phone stays in Redis', async () => {
+    const held = await NumberedBinary.dial(b.base, newServerId());
+    await sleep(CLAIM_VISIBLE_MS);
+    const sidNew = newServerId();
+    redis.pause();
+    let resumed = false;
+    const thaw = sleep(TTL_MS / 3 + 300).then(() => {
+      redis.resume();
+      resumed = true;
+    });
+    try {
+      // Both are sent to a frozen Redis; their replies come too late (or never) for the node.
+      const phone = await connectPhone(a.base, held.serverId);
+      const binary = await connectBinary(a.base, sidNew);
+      const [pc, bc] = await Promise.all([phone.waitClose(TTL_MS + 1000), binary.waitClose(TTL_MS + 1000)]);
+      for (const c of [pc, bc]) assert.ok([1011, 1012, 1013].includes(c.code), `${c.code} ${c.reason}`);
+    } finally {
+      await thaw;
+    }
+    assert.ok(resumed);
+    // Once Redis has run them, the node must not leave them behind: the phone does not
+    // count towards the cap, the slot of a binary that is gone does not stay held.
+    const hex = (s: string): string => Buffer.from(s, 'utf8').toString('hex');
+    await eventually(async () => /^:0/.test(await redis.command('HLEN', `rt:p:${hex(held.serverId)}`)), TTL_MS + 2000, 'no ghost phone');
+    await eventually(async () => /^:0/.test(await redis.command('EXISTS', `rt:s:${hex(sidNew)}`)), 2000 + TTL_MS + 2000, 'no ghost slot');
+    await eventually(async () => (await a.healthz()).status === 200 && (await b.healthz()).status === 200, 10_000, 'both serving');
+    held.client.close();
   });
 
   test('frozen for longer than TTL: every node fences within TTL (1012, 503), all rejoin when it thaws', async () => {
