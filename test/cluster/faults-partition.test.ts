@@ -110,7 +110,28 @@ describe('cluster faults: one node cut off from Redis', () => {
       const fresh = await back.addPhone(c.base);
       await eventually(() => fresh.connId !== undefined, 3000, 'a phone on C reaches the binary on A');
       for (let i = 0; i < 30; i++) back.pump();
-      await eventually(() => fresh.settled && fresh.gotAtPhone === 30, 3000, 'frames across A and the rejoined C');
+      await eventually(() => fresh.settled && fresh.gotAtPhone === 30, 3000, 'frames across A and the rejoined C').catch((err: Error) => {
+        const st = {
+          open: fresh.open,
+          sent: fresh.sent,
+          atBinary: fresh.gotAtBinary,
+          byBinary: fresh.sentByBinary,
+          atPhone: fresh.gotAtPhone,
+          v: back.violations,
+          notices: fresh.notices,
+        };
+        throw new Error(
+          `${err.message}: ${JSON.stringify(st)}; A: ${a.child.out.stderr
+            .split('\n')
+            .filter((l) => l.includes('cluster_'))
+            .slice(-8)
+            .join(' | ')}; C: ${c.child.out.stderr
+            .split('\n')
+            .filter((l) => l.includes('cluster_'))
+            .slice(-8)
+            .join(' | ')}`,
+        );
+      });
       assert.deepEqual([...bC.violations, ...bA.violations, ...bCC.violations, ...back.violations], []);
       fresh.client.close();
       near.client.close();
