@@ -190,7 +190,13 @@ export class ClusterRegistry implements Registry, RemoteRouter {
     const ref = this.self;
     const claimId = randomBytes(8).toString('hex');
     this.claims.set(binary, { claimId, epoch: 0 });
-    const r = await this.d.store.claim(serverId, claimId);
+    let r: Awaited<ReturnType<ClusterStore['claim']>>;
+    try {
+      r = await this.d.store.claim(serverId, claimId);
+    } catch (err) {
+      void this.settleLostClaim(serverId, binary, claimId, ref);
+      throw err;
+    }
     this.still(ref);
     switch (r.kind) {
       case 'claimed':
@@ -240,7 +246,16 @@ export class ClusterRegistry implements Registry, RemoteRouter {
   async registerPhone(serverId: string, phone: PhoneEndpoint, maxPhones: number): Promise<RegisterResult<BinaryEndpoint>> {
     this.usable();
     const ref = this.self;
-    const r = await this.d.store.registerPhone(serverId, phone.connId, maxPhones);
+    let r: Awaited<ReturnType<ClusterStore['registerPhone']>>;
+    try {
+      r = await this.d.store.registerPhone(serverId, phone.connId, maxPhones);
+    } catch (err) {
+      // The reply was lost (command timeout, dropped connection) but Redis may still
+      // run the registration: undo it behind it on the same connection, or a phone
+      // that is gone would hold a place under the cap for as long as this node lives.
+      this.d.store.unregisterPhone(serverId, phone.connId).catch(() => undefined);
+      throw err;
+    }
     this.still(ref);
     switch (r.kind) {
       case 'no_server':
@@ -423,6 +438,28 @@ export class ClusterRegistry implements Registry, RemoteRouter {
     s.held = undefined;
     this.dropProxies(s);
     this.gc(serverId, s);
+  }
+
+  /**
+   * A claim whose reply was lost may still have run in Redis, leaving the slot held
+   * by a binary that was closed for it. Replaying the same claim id returns the
+   * stored answer if it ran (or claims now); either way the slot is then treated as
+   * that binary's and released into grace, as any binary that leaves, so nothing
+   * stays held for ever and phones it evicted are told.
+   */
+  private async settleLostClaim(serverId: string, binary: BinaryEndpoint, claimId: string, ref: NodeRef): Promise<void> {
+    let r: Awaited<ReturnType<ClusterStore['claim']>>;
+    try {
+      r = await this.d.store.claim(serverId, claimId);
+    } catch {
+      return; // Redis is still away: a fence (and the reap of this incarnation) or the next claim settles it
+    }
+    if (this.closed || ref !== this.self || this.d.membership.state !== 'live') return;
+    if (r.kind !== 'claimed' && r.kind !== 'reclaimed') return;
+    const local = this.install(serverId, binary, claimId, r.epoch, r.kind === 'reclaimed' ? r.evicted : [], EvictReason.reclaimed);
+    for (const p of local) p.closeNow(CloseCode.noServer, Reason.reclaimed);
+    if (local.length > 0) this.hooks.changed?.();
+    await this.releaseBinary(serverId, binary).catch(() => undefined);
   }
 
   private incumbent(serverId: string, h: Holder): BinaryEndpoint {

@@ -26,7 +26,7 @@ export interface ClusterRuntime {
   readonly registry: RegistryFactory;
   /** Live nodes at the last heartbeat (this one included). */
   liveNodes(): number;
-  /** False while fenced: upgrades and /healthz answer 503. */
+  /** False while fenced, and after a rejoin until the new bus channel is proven: upgrades and /healthz answer 503. */
   available(): boolean;
   /** The node ids in the cluster's membership set (for the status page); this node's alone if Redis does not answer. */
   nodeIds(): Promise<{ id: string; self: boolean }[]>;
@@ -87,14 +87,22 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
   membership.on('fenced', () => {
     for (const c of [node.connections.registry, node.connections.busPub, node.connections.busSub]) c.disconnect(true);
   });
+  // A rejoined node takes connections again only once its new channel is proven (a
+  // self-probe came back), as at boot: a pair made sooner would be answered on a
+  // channel nobody listens to yet, and be closed 1012 at once.
+  let proven = true;
   membership.on('rejoined', (info) => {
     // A new incarnation listens on a new channel.
     const old = bus;
     old.stop();
     void node.connections.busSub.unsubscribe(node.keys.busChannel(info.previous)).catch(() => undefined);
-    bus = newBus();
-    bus.start();
-    registry?.replaceBus(bus);
+    const next = (bus = newBus());
+    proven = false;
+    next.once('ready', () => {
+      if (bus === next) proven = true;
+    });
+    next.start();
+    registry?.replaceBus(next);
   });
   logger.info('cluster_joined', { node: cfg.nodeId, count: membership.liveNodes });
   return {
@@ -110,7 +118,7 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
         conflictProbeTimeoutMs: opts.conflictProbeTimeoutMs,
       })),
     liveNodes: () => membership.liveNodes,
-    available: () => membership.state === 'live',
+    available: () => membership.state === 'live' && proven,
     async nodeIds() {
       const self = { id: cfg.nodeId, self: true };
       try {
