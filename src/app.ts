@@ -21,7 +21,7 @@ import { createPushDispatcher, type PushSettings } from './push/setup.js';
 import type { Clock } from './relay/clock.js';
 import { Relay } from './relay/relay.js';
 import type { RegistryFactory } from './relay/registry.js';
-import { openTlsMode, type TlsMode, type TlsTunables } from './tls/tls-mode.js';
+import { openTlsMode, type AcmeSharing, type TlsMode, type TlsTunables } from './tls/tls-mode.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -40,6 +40,8 @@ export interface AppDeps {
   closeTimeoutMs?: number;
   /** ACME-mode internals (handshake wait, retry backoff); tests shorten them. */
   tls?: TlsTunables;
+  /** Cluster mode with --domain: the shared certificate store, challenges and issuer lock (openClusterAcme). */
+  acme?: AcmeSharing;
   /** Cluster mode: the live nodes the status page lists (absent on a single relay). */
   liveNodes?: StatusSources['liveNodes'];
   /** The server-id registry; defaults to the single-node MemoryRegistry. */
@@ -85,7 +87,7 @@ export function stopAccepting(server: NetServer): Promise<void> {
 export async function startApp(config: RelayConfig, listenAt: ListenAddress, deps: AppDeps): Promise<RunningApp> {
   const metrics = deps.metrics ?? new RelayMetrics({ runtime: config.metricsListen !== undefined, push: deps.pushSettings !== undefined });
   // ACME mode checks the cache directory first (CacheDirError → exit 1) and serves TLS.
-  const tls = config.domain !== undefined ? await openTlsMode(config, deps.logger, deps.tls) : undefined;
+  const tls = config.domain !== undefined ? await openTlsMode(config, deps.logger, deps.tls, deps.acme) : undefined;
   const push =
     deps.push ??
     createPushDispatcher(deps.pushSettings, { logger: deps.logger, outcomes: metrics.pushWakes, drainTimeoutMs: config.drainTimeoutMs });

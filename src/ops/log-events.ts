@@ -70,6 +70,11 @@ export const LOG_EVENTS = [
   'cert_cache_unusable',
   'cert_cache_write_failed',
   'acme_issue_failed',
+  // ACME mode in a cluster (decision 0020)
+  'cert_synced',
+  'cert_sync_failed',
+  'cert_issuer_busy',
+  'cert_lock_lost',
 ] as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[number];

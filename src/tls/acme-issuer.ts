@@ -5,9 +5,7 @@
 // listener reads; nothing here touches the network except the ACME directory.
 import acme from 'acme-client';
 import { newEcKeyPem, toPkcs8 } from './cert-store.js';
-
-/** token → key authorization, shared with the HTTP-01 listener. */
-export type ChallengeStore = Map<string, string>;
+import type { ChallengeStore } from './challenges.js';
 
 export class AcmeError extends Error {
   constructor(
@@ -89,7 +87,7 @@ export async function issueCertificate(opts: IssueOptions): Promise<Issued> {
       const challenge = authz.challenges.find((c) => c.type === 'http-01');
       if (challenge === undefined) throw new AcmeError('the CA offered no http-01 challenge', lastProblem);
       const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-      opts.challenges.set(challenge.token, keyAuthorization);
+      await opts.challenges.put(challenge.token, keyAuthorization);
       published.push(challenge.token);
       await client.completeChallenge(challenge);
       await client.waitForValidStatus(challenge);
@@ -103,6 +101,7 @@ export async function issueCertificate(opts: IssueOptions): Promise<Issued> {
     if (err instanceof AcmeError) throw err;
     throw new AcmeError(err instanceof Error ? err.message : String(err), lastProblem);
   } finally {
-    for (const token of published) opts.challenges.delete(token);
+    // Best effort: a shared store also expires its tokens on its own.
+    await Promise.all(published.map((token) => opts.challenges.remove(token).catch(() => undefined)));
   }
 }

@@ -4,11 +4,16 @@
 // pick up a renewed certificate through the SNI callback, so sockets already
 // open keep their session and are never dropped. Until the first certificate
 // exists a handshake for the domain waits (bounded) instead of failing at once.
+// In a cluster (`peers`) only the holder of the issuer lock orders; the others
+// wait, then adopt the certificate it stored, and every node swaps to a newer
+// stored certificate on notification or at the periodic backstop check.
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from '../ops/logger.js';
 import { errText } from '../ops/logger.js';
-import { AcmeError, issueCertificate, type ChallengeStore } from './acme-issuer.js';
-import { parseBundle, type CertBundle, type CertStore } from './cert-store.js';
+import { AcmeError, issueCertificate } from './acme-issuer.js';
+import { parseBundle, StaleFenceError, type CertBundle, type CertStore } from './cert-store.js';
+import type { ChallengeStore } from './challenges.js';
+import type { CertPeers, LockLease } from './issuer-lock.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const MAX_TIMER = 2 ** 31 - 1;
@@ -26,6 +31,12 @@ export interface CertManagerOptions {
   retryMaxMs?: number;
   /** ACME polling backoff, passed to the issuer. */
   pollMinMs?: number;
+  /** Cluster mode: the issuer lock and the "stored a new certificate" notifications. */
+  peers?: CertPeers;
+  /** Cluster mode: how soon to look again while another node holds the issuer lock. */
+  lockWaitMs?: number;
+  /** Cluster mode: the backstop check of the stored certificate, should a notification be lost. */
+  syncIntervalMs?: number;
 }
 
 export const CERT_DEFAULTS = {
@@ -33,6 +44,8 @@ export const CERT_DEFAULTS = {
   retryBaseMs: 60_000,
   retryMaxMs: 60 * 60_000,
   renewBeforeMs: 30 * DAY,
+  lockWaitMs: 5_000,
+  syncIntervalMs: 5 * 60_000,
 };
 
 /**
@@ -51,6 +64,9 @@ export class CertManager {
   private bundle: CertBundle | undefined;
   private waiters = new Set<(ctx: SecureContext | undefined) => void>();
   private timer: NodeJS.Timeout | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private syncing = false;
   private failures = 0;
   private stopped = false;
   private readonly domain: string;
@@ -72,7 +88,13 @@ export class CertManager {
 
   /** Loads the cache, then issues or schedules renewal. Never rejects. */
   async start(): Promise<void> {
-    const { logger, store } = this.opts;
+    const { logger, store, peers } = this.opts;
+    if (peers !== undefined) {
+      // Listening before the first load, so a certificate stored meanwhile is not missed.
+      this.unsubscribe = peers.onStored(() => void this.sync());
+      this.syncTimer = setInterval(() => void this.sync(), this.opts.syncIntervalMs ?? CERT_DEFAULTS.syncIntervalMs);
+      this.syncTimer.unref();
+    }
     try {
       const cached = await store.loadCert();
       if (cached !== undefined && cached.notAfter <= Date.now()) {
@@ -91,6 +113,9 @@ export class CertManager {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    clearInterval(this.syncTimer);
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
     for (const w of this.waiters) w(undefined);
     this.waiters.clear();
   }
@@ -135,11 +160,69 @@ export class CertManager {
     this.setTimer(due - Date.now(), () => void this.attempt());
   }
 
+  /** Whether `b` should replace the certificate being served: another leaf, expiring no sooner. */
+  private isNewer(b: CertBundle): boolean {
+    return this.bundle === undefined || (b.leaf.serialNumber !== this.bundle.leaf.serialNumber && b.notAfter >= this.bundle.notAfter);
+  }
+
+  private adopt(b: CertBundle): void {
+    this.install(b);
+    this.failures = 0;
+    this.opts.logger.info('cert_synced', { domain: this.domain, to: b.leaf.validTo });
+    this.schedule();
+  }
+
+  /** Cluster mode: installs a newer stored certificate (notification or backstop). Never rejects. */
+  private async sync(): Promise<void> {
+    if (this.stopped || this.syncing) return;
+    this.syncing = true;
+    try {
+      const stored = await this.opts.store.loadCert();
+      if (stored !== undefined && !this.stopped && stored.notAfter > Date.now() && this.isNewer(stored)) this.adopt(stored);
+    } catch (err) {
+      this.opts.logger.warn('cert_sync_failed', { domain: this.domain, err: errText(err) });
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  /**
+   * Cluster mode: true when the store holds a certificate not yet due for
+   * renewal (adopted if it is newer than ours), so no order is needed.
+   */
+  private async storedIsCurrent(): Promise<boolean> {
+    let stored: CertBundle | undefined;
+    try {
+      stored = await this.opts.store.loadCert();
+    } catch (err) {
+      // An unusable entry is replaced by the order that follows.
+      this.opts.logger.warn('cert_cache_unusable', { domain: this.domain, err: errText(err) });
+      return false;
+    }
+    if (stored === undefined || renewalTime(stored.notBefore, stored.notAfter) <= Date.now()) return false;
+    if (this.isNewer(stored)) this.adopt(stored);
+    else this.schedule();
+    return true;
+  }
+
   private async attempt(): Promise<void> {
     if (this.stopped) return;
-    const { logger, store } = this.opts;
+    const { logger, store, peers } = this.opts;
     const renewing = this.bundle !== undefined;
+    let lease: LockLease | undefined;
     try {
+      if (peers !== undefined) {
+        if (await this.storedIsCurrent()) return;
+        lease = await peers.lock.acquire();
+        if (lease === undefined) {
+          // Another node is ordering: look again soon; its notification usually comes first.
+          logger.debug('cert_issuer_busy', { domain: this.domain });
+          this.setTimer(this.opts.lockWaitMs ?? CERT_DEFAULTS.lockWaitMs, () => void this.attempt());
+          return;
+        }
+        // The previous holder may have stored its certificate just before releasing.
+        if (await this.storedIsCurrent()) return;
+      }
       const issued = await issueCertificate({
         directoryUrl: this.opts.directoryUrl,
         domain: this.domain,
@@ -149,13 +232,15 @@ export class CertManager {
       });
       const bundle = parseBundle(issued.keyPem + issued.chainPem, this.domain);
       if (this.stopped) return;
+      // Installed before it is stored, so our own store notification finds it current.
+      this.install(bundle);
       try {
-        await store.saveCert(issued.keyPem, issued.chainPem);
+        await store.saveCert(issued.keyPem, issued.chainPem, lease?.fence);
       } catch (err) {
         // Serving the new certificate still beats serving none; the next start issues again.
-        logger.error('cert_cache_write_failed', { domain: this.domain, err: errText(err) });
+        if (err instanceof StaleFenceError) logger.warn('cert_lock_lost', { domain: this.domain });
+        else logger.error('cert_cache_write_failed', { domain: this.domain, err: errText(err) });
       }
-      this.install(bundle);
       this.failures = 0;
       logger.info(renewing ? 'cert_renewed' : 'cert_issued', { domain: this.domain, to: bundle.leaf.validTo });
       this.schedule();
@@ -172,6 +257,8 @@ export class CertManager {
         duration: `${delay}ms`,
       });
       this.setTimer(delay, () => void this.attempt());
+    } finally {
+      await lease?.release();
     }
   }
 }

@@ -86,7 +86,45 @@ export function parseBundle(text: string, domain: string): CertBundle {
   };
 }
 
-export class CertStore {
+/**
+ * Where the certificate and the ACME account key live: this directory cache on a
+ * single relay, Redis in a cluster (src/cluster/acme-redis.ts) so every node
+ * serves the one certificate the cluster ordered.
+ */
+export interface CertStore {
+  /** The stored bundle, undefined when absent; throws when present but unusable. */
+  loadCert(): Promise<CertBundle | undefined>;
+  /**
+   * Stores a new certificate. `fence` is the issuer lock's value when one was
+   * taken: a shared store refuses the write (StaleFenceError) once the lock has
+   * moved to another node.
+   */
+  saveCert(keyPem: string, chainPem: string, fence?: string): Promise<void>;
+  /** The ACME account key, created (and persisted) on first use. */
+  accountKey(): Promise<string>;
+}
+
+/** A fenced save found the issuer lock held by someone else (or expired). */
+export class StaleFenceError extends Error {
+  constructor() {
+    super('the issuer lock has moved to another node');
+    this.name = 'StaleFenceError';
+  }
+}
+
+/** One key and chain in the autocert file layout: key PEM, then the chain. */
+export function bundleText(keyPem: string, chainPem: string): string {
+  return keyPem.trimEnd() + '\n' + chainPem.trimEnd() + '\n';
+}
+
+/** The PEM of the first private key block in `text`, undefined when there is none. */
+export function privateKeyPem(text: string): string | undefined {
+  const block = pemBlocks(text).find((b) => b.label.endsWith('PRIVATE KEY'));
+  return block === undefined ? undefined : block.pem + '\n';
+}
+
+/** Go autocert's DirCache layout on local disk: the single-relay store. */
+export class DirCertStore implements CertStore {
   constructor(
     readonly dir: string,
     readonly domain: string,
@@ -96,24 +134,22 @@ export class CertStore {
     return join(this.dir, this.domain);
   }
 
-  /** The cached bundle, undefined when absent; throws when present but unusable. */
   async loadCert(): Promise<CertBundle | undefined> {
     const text = await readIfPresent(this.certPath);
     return text === undefined ? undefined : parseBundle(text, this.domain);
   }
 
   async saveCert(keyPem: string, chainPem: string): Promise<void> {
-    await writePrivateFile(this.certPath, keyPem.trimEnd() + '\n' + chainPem.trimEnd() + '\n');
+    await writePrivateFile(this.certPath, bundleText(keyPem, chainPem));
   }
 
-  /** The ACME account key, created (and persisted) on first use. */
   async accountKey(): Promise<string> {
     const path = join(this.dir, ACCOUNT_KEY_FILE);
     const existing = await readIfPresent(path);
     if (existing !== undefined) {
-      const block = pemBlocks(existing).find((b) => b.label.endsWith('PRIVATE KEY'));
-      if (block === undefined) throw new Error(`${ACCOUNT_KEY_FILE} holds no private key`);
-      return block.pem + '\n';
+      const pem = privateKeyPem(existing);
+      if (pem === undefined) throw new Error(`${ACCOUNT_KEY_FILE} holds no private key`);
+      return pem;
     }
     const pem = newEcKeyPem();
     await writePrivateFile(path, pem);

@@ -3,7 +3,7 @@
 // flight and 404 with an empty body for everything else — no redirect to
 // HTTPS, so a client that forgot wss:// fails loudly instead of being bounced.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { ChallengeStore } from './acme-issuer.js';
+import { isAcmeToken, type ChallengeStore } from './challenges.js';
 import { installHeaderTimeout } from '../http/header-timeout.js';
 
 const PREFIX = '/.well-known/acme-challenge/';
@@ -17,13 +17,24 @@ export function createHttp01Server(challenges: ChallengeStore, headerTimeoutMs: 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     const token = url.startsWith(PREFIX) ? url.slice(PREFIX.length) : undefined;
-    const answer = token !== undefined && (req.method === 'GET' || req.method === 'HEAD') ? challenges.get(token) : undefined;
-    if (answer === undefined) {
+    if (token === undefined || !isAcmeToken(token) || (req.method !== 'GET' && req.method !== 'HEAD')) {
       notFound(res);
       return;
     }
-    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(answer), 'Cache-Control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : answer);
+    challenges.get(token).then(
+      (answer) => {
+        if (answer === undefined) {
+          notFound(res);
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(answer), 'Cache-Control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : answer);
+      },
+      () => {
+        res.writeHead(503, { 'Content-Length': '0' });
+        res.end();
+      },
+    );
   });
   installHeaderTimeout(server, headerTimeoutMs);
   // Upgrades are not challenges either: 404 and close.

@@ -2,17 +2,20 @@
 // HTTPS server the router attaches to (TLS 1.2 minimum, certificate chosen per
 // handshake by the CertManager), and the HTTP-01 listener. The caller listens on
 // `server` (or on a PROXY protocol front that feeds it) and then calls start().
+// Where certificates and challenges live is an option: the directory cache and
+// memory on a single relay, Redis and an issuer lock in a cluster (AcmeSharing).
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Server as HttpServer } from 'node:http';
 import type { RelayConfig } from '../ops/config.js';
 import type { Logger } from '../ops/logger.js';
-import type { ChallengeStore } from './acme-issuer.js';
 import { prepareCacheDir } from './cache-dir.js';
 import { CERT_DEFAULTS, CertManager } from './cert-manager.js';
-import { CertStore } from './cert-store.js';
+import { DirCertStore, type CertStore } from './cert-store.js';
+import { MemoryChallenges, type ChallengeStore } from './challenges.js';
 import { createHttp01Server } from './http01.js';
+import type { CertPeers } from './issuer-lock.js';
 
 /** Internal tunables (not flags); tests shorten them. */
 export interface TlsTunables {
@@ -20,6 +23,22 @@ export interface TlsTunables {
   retryBaseMs?: number;
   retryMaxMs?: number;
   pollMinMs?: number;
+  /** Cluster mode: retry delay while another node holds the issuer lock. */
+  lockWaitMs?: number;
+  /** Cluster mode: backstop check of the stored certificate. */
+  syncIntervalMs?: number;
+}
+
+/**
+ * Cluster mode (decision 0020): the certificate store, pending challenges and
+ * issuer lock every node shares. Built by clusterAcme() in src/cluster/acme-redis.ts.
+ */
+export interface AcmeSharing {
+  /** Builds the shared certificate store for `domain` (lowercase). */
+  certStore(domain: string): CertStore;
+  challenges: ChallengeStore;
+  /** The issuer lock and notifications for `domain` (lowercase). */
+  peers(domain: string): CertPeers;
 }
 
 export interface TlsMode {
@@ -64,17 +83,25 @@ function guardHandshake(server: HttpsServer, headerTimeoutMs: number, extraWaitM
   });
 }
 
-export async function openTlsMode(config: RelayConfig, logger: Logger, tunables: TlsTunables = {}): Promise<TlsMode> {
+export async function openTlsMode(
+  config: RelayConfig,
+  logger: Logger,
+  tunables: TlsTunables = {},
+  sharing?: AcmeSharing,
+): Promise<TlsMode> {
   const domain = config.domain;
   if (domain === undefined) throw new Error('openTlsMode needs --domain');
+  const name = domain.toLowerCase();
+  // Checked in cluster mode too: the flag keeps one meaning, and a node that leaves the cluster uses it.
   await prepareCacheDir(config.certCache, logger);
-  const challenges: ChallengeStore = new Map();
+  const challenges: ChallengeStore = sharing?.challenges ?? new MemoryChallenges();
   const certs = new CertManager({
     domain,
-    store: new CertStore(config.certCache, domain.toLowerCase()),
+    store: sharing?.certStore(name) ?? new DirCertStore(config.certCache, name),
     directoryUrl: config.acmeDirectory,
     challenges,
     logger,
+    peers: sharing?.peers(name),
     ...tunables,
   });
   const handshakeWaitMs = tunables.handshakeWaitMs ?? CERT_DEFAULTS.handshakeWaitMs;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CertStore, newEcKeyPem, parseBundle } from '../../src/tls/cert-store.js';
+import { DirCertStore, newEcKeyPem, parseBundle } from '../../src/tls/cert-store.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/pebble/', import.meta.url));
 const key = readFileSync(join(FIX, 'key.pem'), 'utf8');
@@ -30,17 +30,17 @@ test('parseBundle rejects another domain, a foreign key, and missing parts', () 
 test('saveCert writes 0600 over a looser existing file; loadCert reads it back', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'store-'));
   writeFileSync(join(dir, 'localhost'), 'old', { mode: 0o644 });
-  const store = new CertStore(dir, 'localhost');
+  const store = new DirCertStore(dir, 'localhost');
   await store.saveCert(key, chain);
   assert.equal(statSync(join(dir, 'localhost')).mode & 0o777, 0o600);
   const loaded = await store.loadCert();
   assert.ok(loaded);
-  assert.equal(await new CertStore(dir, 'other.test').loadCert(), undefined);
+  assert.equal(await new DirCertStore(dir, 'other.test').loadCert(), undefined);
 });
 
 test('the account key is created 0600 once and reused', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'store-'));
-  const store = new CertStore(dir, 'localhost');
+  const store = new DirCertStore(dir, 'localhost');
   const first = await store.accountKey();
   assert.match(first, /^-----BEGIN EC PRIVATE KEY-----/);
   assert.equal(statSync(join(dir, 'acme_account+key')).mode & 0o777, 0o600);
