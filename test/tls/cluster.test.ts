@@ -1,0 +1,213 @@
+// ACME mode in a cluster (issue #13, decision 0020), black-box against pebble
+// and a real redis-server, with three relay nodes as child processes wired the
+// way cluster mode wires them (test/helpers/acme-cluster-node.ts):
+// - the cluster orders exactly one certificate, and the CA's HTTP-01
+//   validation is answered by a node other than the one that ordered;
+// - at renewal exactly one node renews and all three serve the new certificate;
+// - a lock holder killed mid-order: another node orders once the lock expires.
+// Served certificates are read over real TLS handshakes, verified against pebble's root.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { DOMAIN, peerCertificate, startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
+import { spawnAcmeNode, type AcmeNodeChild, type AcmeNodeSpec } from '../helpers/acme-cluster-node.js';
+import { PEBBLE_LISTENER_CA } from '../helpers/pebble.js';
+import { freePort, waitExit, waitForStderr } from '../helpers/process.js';
+import { RedisServer } from '../helpers/redis.js';
+
+const PREFIX = 'acmetest';
+const LOCK_KEY = `${PREFIX}:acme:lock:${DOMAIN}`;
+const CERT_KEY = `${PREFIX}:acme:cert:${DOMAIN}`;
+
+const issuedByPebble = (env: AcmeEnv): number => (env.pebble.output().match(/Issued certificate serial/g) ?? []).length;
+const count = (text: string, event: string): number => (text.match(new RegExp(`"event":"${event}"`, 'g')) ?? []).length;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Node {
+  child: AcmeNodeChild;
+  httpsPort: number;
+  httpPort: number;
+}
+
+async function startNode(env: AcmeEnv, redis: RedisServer, nodeId: string, opts: Partial<AcmeNodeSpec> = {}): Promise<Node> {
+  const spec: AcmeNodeSpec = {
+    redisPort: redis.port,
+    prefix: PREFIX,
+    nodeId,
+    domain: DOMAIN,
+    httpPort: await freePort(),
+    httpsPort: await freePort(),
+    cacheDir: join(mkdtempSync(join(tmpdir(), 'relay-certs-')), 'certs'),
+    directoryUrl: env.pebble.directoryUrl,
+    lockTtlMs: 3000,
+    lockWaitMs: 200,
+    syncIntervalMs: 60_000,
+    ...opts,
+  };
+  const child = spawnAcmeNode(spec, PEBBLE_LISTENER_CA);
+  await waitForStderr(child, /"event":"relay_started"/, 15_000);
+  return { child, httpsPort: spec.httpsPort, httpPort: spec.httpPort };
+}
+
+async function stopNode(n: Node): Promise<string> {
+  if (n.child.exitCode !== null || n.child.signalCode !== null) return n.child.out.stderr;
+  n.child.kill('SIGTERM');
+  const exit = await waitExit(n.child);
+  assert.equal(exit.code, 0, exit.stderr);
+  return exit.stderr;
+}
+
+async function servedSerial(n: Node, env: AcmeEnv): Promise<string> {
+  return (await peerCertificate(n.httpsPort, env.pebble.rootPem)).serialNumber;
+}
+
+/** Polls until every node serves `serial` (swaps are prompt, but asynchronous). */
+async function allServe(nodes: Node[], env: AcmeEnv, serial: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const served = await Promise.all(nodes.map((n) => servedSerial(n, env)));
+    if (served.every((s) => s === serial)) return;
+    if (Date.now() > deadline) assert.deepEqual(served, nodes.map(() => serial));
+    await sleep(100);
+  }
+}
+
+describe('ACME in a cluster: one certificate, any node answers, one renews, all swap', () => {
+  const LIFETIME_S = 30;
+  let env: AcmeEnv;
+  let redis: RedisServer;
+  let inspect: Redis;
+  const nodes: Node[] = [];
+  before(async () => {
+    // Pebble validates HTTP-01 on env.httpPort: node B's, never the orderer's.
+    env = await startAcmeEnv({ validitySeconds: LIFETIME_S });
+    redis = await RedisServer.start();
+    inspect = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+    await inspect.connect();
+  });
+  after(async () => {
+    for (const n of nodes) n.child.kill('SIGKILL');
+    inspect.disconnect();
+    await redis.stop();
+    await env.stop();
+  });
+
+  test('three nodes order one certificate; node B answers the challenge node A placed', async () => {
+    // Hold the lock so that B and C start, try once and wait; their own retry is a minute
+    // away, so only the notification can tell them about A's certificate in time.
+    await inspect.set(LOCK_KEY, 'test-holder', 'PX', 60_000);
+    const b = await startNode(env, redis, 'node-b', { httpPort: env.httpPort, lockWaitMs: 60_000 });
+    const c = await startNode(env, redis, 'node-c', { lockWaitMs: 60_000 });
+    nodes.push(b, c);
+    await waitForStderr(b.child, /"event":"cert_issuer_busy"/);
+    await waitForStderr(c.child, /"event":"cert_issuer_busy"/);
+    await inspect.del(LOCK_KEY);
+
+    const a = await startNode(env, redis, 'node-a');
+    nodes.unshift(a);
+    await waitForStderr(a.child, /"event":"cert_issued"/, 20_000);
+    const serial = await servedSerial(a, env);
+    await waitForStderr(b.child, /"event":"cert_synced"/, 5_000);
+    await waitForStderr(c.child, /"event":"cert_synced"/, 5_000);
+    await allServe(nodes, env, serial, 5_000);
+
+    // Pebble validated against B's port only: B answered from the token A stored in Redis.
+    assert.match(env.pebble.output(), new RegExp(`Attempting to validate w/ HTTP: http://${DOMAIN.replace(/\./g, '\\.')}:${env.httpPort}/`));
+    assert.equal(issuedByPebble(env), 1);
+    assert.equal(count(a.child.out.stderr, 'cert_issued'), 1);
+    for (const n of [b, c]) assert.equal(count(n.child.out.stderr, 'cert_issued') + count(n.child.out.stderr, 'cert_renewed'), 0);
+    // Nothing pending is left behind: no token, no lock; the certificate is stored once.
+    assert.deepEqual(await inspect.keys(`${PREFIX}:acme:http01:*`), []);
+    assert.equal(await inspect.exists(LOCK_KEY), 0);
+    assert.equal(await inspect.exists(CERT_KEY), 1);
+  });
+
+  test('at renewal exactly one node orders and all three serve the renewed certificate', async () => {
+    const before = await servedSerial(nodes[0]!, env);
+    const issued = issuedByPebble(env);
+    // All three reach the renewal time (a third of the lifetime left) together.
+    const deadline = Date.now() + LIFETIME_S * 1000;
+    while (nodes.every((n) => count(n.child.out.stderr, 'cert_renewed') === 0)) {
+      assert.ok(Date.now() < deadline, 'no node renewed');
+      await sleep(100);
+    }
+    const renewer = nodes.find((n) => count(n.child.out.stderr, 'cert_renewed') === 1)!;
+    const serial = await servedSerial(renewer, env);
+    assert.notEqual(serial, before);
+    await allServe(nodes, env, serial, 5_000);
+    await sleep(500); // a second renewal would have been ordered by now
+    assert.equal(issuedByPebble(env), issued + 1);
+    assert.equal(nodes.reduce((sum, n) => sum + count(n.child.out.stderr, 'cert_renewed'), 0), 1);
+
+    const logs = await Promise.all(nodes.splice(0).map(stopNode));
+    for (const log of logs) {
+      assert.doesNotMatch(log, /PRIVATE KEY|acme_issue_failed|cert_lock_lost/);
+    }
+  });
+});
+
+describe('ACME in a cluster: the lock holder is killed mid-order', () => {
+  let env: AcmeEnv;
+  let redis: RedisServer;
+  let inspect: Redis;
+  const nodes: Node[] = [];
+  before(async () => {
+    env = await startAcmeEnv();
+    redis = await RedisServer.start();
+    inspect = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+    await inspect.connect();
+  });
+  after(async () => {
+    for (const n of nodes) n.child.kill('SIGKILL');
+    inspect.disconnect();
+    await redis.stop();
+    await env.stop();
+  });
+
+  test('another node takes over once the dead holder lock expires, and orders the one certificate', async () => {
+    const LOCK_TTL_MS = 3000;
+    // While the victim orders, pebble's validation request hangs on a port that accepts
+    // and never answers: the victim dies with its order placed and its challenge pending.
+    const held: Socket[] = [];
+    const blackHole = createServer((sock) => {
+      held.push(sock);
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => blackHole.listen(env.httpPort, '127.0.0.1', r));
+    const victim = await startNode(env, redis, 'victim', { lockTtlMs: LOCK_TTL_MS });
+    nodes.push(victim);
+    const deadline = Date.now() + 15_000;
+    while ((await inspect.keys(`${PREFIX}:acme:http01:*`)).length === 0 || held.length === 0) {
+      assert.ok(Date.now() < deadline, 'the victim never published its challenge');
+      await sleep(20);
+    }
+    assert.equal(await inspect.exists(LOCK_KEY), 1);
+    victim.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await waitExit(victim.child);
+    for (const sock of held) sock.destroy();
+    await new Promise((r) => blackHole.close(r));
+    assert.equal(await inspect.exists(CERT_KEY), 0, 'the victim stored a certificate before it died');
+    assert.doesNotMatch(victim.child.out.stderr, /acme_issue_failed|cert_issued/);
+
+    const b = await startNode(env, redis, 'node-b', { httpPort: env.httpPort, lockTtlMs: LOCK_TTL_MS });
+    nodes.push(b);
+    await waitForStderr(b.child, /"event":"cert_issuer_busy"/);
+    await waitForStderr(b.child, /"event":"cert_issued"/, 20_000);
+    // B could only order once the dead holder's lock ran out.
+    assert.ok(Date.now() - killedAt >= LOCK_TTL_MS - 200, `B ordered ${Date.now() - killedAt} ms after the kill`);
+    assert.equal(await inspect.exists(CERT_KEY), 1);
+    assert.equal(issuedByPebble(env), 1);
+    const c = await startNode(env, redis, 'node-c');
+    nodes.push(c);
+    // A node started later loads the stored certificate instead of ordering.
+    await waitForStderr(c.child, /"event":"cert_loaded"/);
+    assert.equal(await servedSerial(c, env), await servedSerial(b, env));
+    assert.equal(issuedByPebble(env), 1);
+    for (const n of [b, c]) await stopNode(n);
+  });
+});
