@@ -1,0 +1,232 @@
+// The Redis side of ACME in a cluster, against a real redis-server: the issuer
+// lock (exclusive, renewed while held, released only by its holder), fenced
+// certificate writes that notify every node, pending tokens with a TTL served by
+// the HTTP-01 listener (503 when Redis is gone), one account key for all nodes,
+// the notification surviving a Redis restart, and the periodic backstop that
+// swaps certificates when notifications are lost.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Redis } from 'ioredis';
+import { acmeKeys, openClusterAcme, RedisCertStore, RedisChallenges, RedisIssuerLock } from '../../src/cluster/acme-redis.js';
+import { clusterKeys, newIncarnation, nodeRef } from '../../src/cluster/keys.js';
+import { connectBy, createRedis } from '../../src/cluster/redis-client.js';
+import { createLogger } from '../../src/ops/logger.js';
+import { CertManager } from '../../src/tls/cert-manager.js';
+import { StaleFenceError } from '../../src/tls/cert-store.js';
+import { createHttp01Server } from '../../src/tls/http01.js';
+import { RedisServer } from '../helpers/redis.js';
+import { PREFIX, sleep, target } from './nodes.js';
+
+const DOMAIN = 'node.pyry.test';
+const keys = acmeKeys(clusterKeys(PREFIX));
+const TOKEN = 'tok_ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789abc';
+
+let redis: RedisServer;
+const clients: Redis[] = [];
+before(async () => {
+  redis = await RedisServer.start();
+});
+after(async () => {
+  for (const c of clients) c.disconnect();
+  await redis.stop();
+});
+
+async function client(): Promise<Redis> {
+  const c = createRedis(target(redis.port), 'registry', () => undefined, { reconnectCapMs: 50, commandTimeoutMs: 1000 });
+  await connectBy(c, performance.now() + 5000);
+  clients.push(c);
+  return c;
+}
+
+/** A self-signed certificate for `domain` valid `days`, with its key, made by openssl. */
+function selfSigned(domain: string, days: number): { keyPem: string; chainPem: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'acme-redis-'));
+  const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', key, '-out', cert, '-days', String(days), '-subj', `/CN=${domain}`, '-addext', `subjectAltName=DNS:${domain}`,
+  ], { stdio: 'ignore' });
+  return { keyPem: readFileSync(key, 'utf8'), chainPem: readFileSync(cert, 'utf8') };
+}
+
+test('the issuer lock is exclusive, renewed while held, and released only by its holder', async () => {
+  const r = await client();
+  const lockA = new RedisIssuerLock(r, keys.lock('a.test'), 300);
+  const lockB = new RedisIssuerLock(await client(), keys.lock('a.test'), 300);
+  const lease = await lockA.acquire();
+  assert.ok(lease !== undefined);
+  assert.equal(await lockB.acquire(), undefined);
+  // Renewed every TTL/3: still ours well past one TTL.
+  await sleep(900);
+  assert.equal(lease.held, true);
+  assert.equal(await r.get(keys.lock('a.test')), lease.fence);
+  assert.equal(await lockB.acquire(), undefined);
+  await lease.release();
+  assert.equal(await r.exists(keys.lock('a.test')), 0);
+
+  // A lease whose lock expired and went to another node: it notices, and its release leaves the new holder alone.
+  const stale = await lockA.acquire();
+  assert.ok(stale !== undefined);
+  await r.set(keys.lock('a.test'), 'someone-else', 'PX', 10_000);
+  await sleep(250);
+  assert.equal(stale.held, false);
+  await stale.release();
+  assert.equal(await r.get(keys.lock('a.test')), 'someone-else');
+});
+
+test('a fenced save stores and notifies while the lock is ours, and is refused once it moved', async () => {
+  const r = await client();
+  const store = new RedisCertStore(r, keys, 'localhost');
+  const sub = await client();
+  const heard: string[] = [];
+  sub.on('message', (_ch: string, msg: string) => heard.push(msg));
+  await sub.subscribe(keys.channel);
+
+  const lease = await new RedisIssuerLock(r, keys.lock('localhost'), 5000).acquire();
+  assert.ok(lease !== undefined);
+  const first = selfSigned('localhost', 2);
+  await store.saveCert(first.keyPem, first.chainPem, lease.fence);
+  const loaded = await store.loadCert();
+  assert.ok(loaded !== undefined);
+  assert.equal(loaded.chainPem.trim(), first.chainPem.trim());
+  await lease.release();
+  await r.set(keys.lock('localhost'), 'another-node', 'PX', 5000);
+  const second = selfSigned('localhost', 3);
+  await assert.rejects(store.saveCert(second.keyPem, second.chainPem, lease.fence), StaleFenceError);
+  assert.equal((await store.loadCert())?.leaf.serialNumber, loaded.leaf.serialNumber);
+  await sleep(50);
+  assert.deepEqual(heard, ['localhost']);
+  // A stored entry for another name is refused on load, never served.
+  await r.set(keys.cert('other.test'), first.keyPem + first.chainPem);
+  await assert.rejects(new RedisCertStore(r, keys, 'other.test').loadCert(), /not for other\.test/);
+});
+
+test('nodes share one ACME account key, even when they create it at once', async () => {
+  const stores = await Promise.all([1, 2, 3].map(async () => new RedisCertStore(await client(), keys, DOMAIN)));
+  const pems = await Promise.all(stores.map((s) => s.accountKey()));
+  assert.match(pems[0]!, /PRIVATE KEY/);
+  assert.equal(new Set(pems).size, 1);
+});
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('a token stored by one node is answered by another node\'s HTTP-01 listener; it expires; Redis down → 503', async () => {
+  const ordering = new RedisChallenges(await client(), keys, 400);
+  const answering = new RedisChallenges(await client(), keys, 400);
+  const server = createHttp01Server(answering, 1000);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    await ordering.put(TOKEN, `${TOKEN}.thumbprint`);
+    assert.deepEqual(await get(port, `/.well-known/acme-challenge/${TOKEN}`), { status: 200, body: `${TOKEN}.thumbprint` });
+    // Only base64url tokens are looked up; a glob or a key separator is 404 like any unknown token.
+    for (const bad of ['*', 'tok:en', '%2A', `${TOKEN}/x`]) {
+      assert.equal((await get(port, `/.well-known/acme-challenge/${bad}`)).status, 404);
+    }
+    await sleep(600); // the TTL: a dead orderer leaves nothing behind
+    assert.equal((await get(port, `/.well-known/acme-challenge/${TOKEN}`)).status, 404);
+
+    await ordering.put(TOKEN, 'again');
+    await ordering.remove(TOKEN);
+    assert.equal((await get(port, `/.well-known/acme-challenge/${TOKEN}`)).status, 404);
+
+    await redis.kill();
+    const down = await get(port, `/.well-known/acme-challenge/${TOKEN}`);
+    assert.deepEqual(down, { status: 503, body: '' });
+  } finally {
+    await redis.restart();
+    server.close();
+  }
+});
+
+test('a stored certificate reaches every node: notified at once, re-checked after a Redis restart', async () => {
+  const node = async (id: string) => ({
+    keys: clusterKeys(PREFIX),
+    ref: nodeRef(id, newIncarnation()),
+    connections: { registry: await client() },
+  });
+  const a = await openClusterAcme(await node('a'), { lockTtlMs: 2000 });
+  const b = await openClusterAcme(await node('b'), { lockTtlMs: 2000 });
+  try {
+    let heard = 0;
+    const stop = b.peers(DOMAIN).onStored(() => (heard += 1));
+    const lease = await a.peers(DOMAIN).lock.acquire();
+    assert.ok(lease !== undefined);
+    const cert = selfSigned(DOMAIN, 2);
+    await a.certStore(DOMAIN).saveCert(cert.keyPem, cert.chainPem, lease.fence);
+    await lease.release();
+    for (let i = 0; i < 50 && heard === 0; i++) await sleep(20);
+    assert.equal(heard, 1);
+    assert.equal(await b.peers(DOMAIN).lock.acquire().then((l) => l?.release().then(() => true)), true);
+
+    // Whatever was published while the link was down is covered: a reconnect re-checks.
+    await redis.restart(100);
+    for (let i = 0; i < 200 && heard === 1; i++) await sleep(20);
+    assert.equal(heard, 2);
+    stop();
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('the periodic check swaps to a newer stored certificate when notifications are lost', async () => {
+  const r = await client();
+  const lines: string[] = [];
+  const logger = createLogger('debug', { write: (l: string) => void lines.push(l) });
+  // Another node holds the lock throughout; this node never hears a notification.
+  await r.set(keys.lock(DOMAIN), 'another-node', 'PX', 60_000);
+  const manager = new CertManager({
+    domain: DOMAIN,
+    store: new RedisCertStore(r, keys, DOMAIN),
+    directoryUrl: 'https://127.0.0.1:1/never-used',
+    challenges: new RedisChallenges(r, keys, 1000),
+    logger,
+    peers: { lock: new RedisIssuerLock(r, keys.lock(DOMAIN), 60_000), onStored: () => () => undefined },
+    lockWaitMs: 60_000,
+    syncIntervalMs: 100,
+  });
+  await r.del(keys.cert(DOMAIN));
+  await manager.start();
+  const busy = (): boolean => lines.some((l) => l.includes('"event":"cert_issuer_busy"'));
+  try {
+    for (let i = 0; i < 50 && !busy(); i++) await sleep(20);
+    assert.ok(busy(), 'the node did not find the lock taken');
+    assert.equal(manager.notAfter, undefined);
+    const one = selfSigned(DOMAIN, 2);
+    await r.set(keys.cert(DOMAIN), one.keyPem + one.chainPem);
+    for (let i = 0; i < 50 && manager.notAfter === undefined; i++) await sleep(20);
+    const first = manager.notAfter;
+    assert.ok(first !== undefined);
+    const two = selfSigned(DOMAIN, 5);
+    await r.set(keys.cert(DOMAIN), two.keyPem + two.chainPem);
+    for (let i = 0; i < 50 && manager.notAfter === first; i++) await sleep(20);
+    assert.ok(manager.notAfter! > first);
+    // An older certificate written back (a slow node) is not a downgrade.
+    await r.set(keys.cert(DOMAIN), one.keyPem + one.chainPem);
+    await sleep(300);
+    assert.ok((manager.notAfter ?? 0) > first);
+    const events = lines.map((l) => (JSON.parse(l) as { event: string }).event);
+    assert.equal(events.filter((e) => e === 'cert_synced').length, 2);
+    assert.ok(!events.includes('acme_issue_failed'));
+    assert.ok(!lines.some((l) => l.includes('PRIVATE KEY')));
+  } finally {
+    manager.stop();
+  }
+});
