@@ -230,3 +230,29 @@ test('the periodic check swaps to a newer stored certificate when notifications 
     manager.stop();
   }
 });
+
+test('the documented least-privilege ACL (prefix keys and channels only) is enough for ACME', async () => {
+  await redis.command(
+    'ACL', 'SETUSER', 'acme', 'on', '>acme-pw', 'resetkeys', `~${PREFIX}:*`, 'resetchannels', `&${PREFIX}:*`,
+    '-@all', '+@read', '+@write', '+@scripting', '+@pubsub', '+@connection', '+info', '+time',
+  );
+  const registry = createRedis({ ...target(redis.port), username: 'acme', password: 'acme-pw' }, 'registry', () => undefined);
+  await connectBy(registry, performance.now() + 5000);
+  clients.push(registry);
+  const acme = await openClusterAcme({ keys: clusterKeys(PREFIX), ref: nodeRef('acl', newIncarnation()), connections: { registry } });
+  try {
+    const lease = await acme.peers('acl.test').lock.acquire();
+    assert.ok(lease !== undefined);
+    const cert = selfSigned('acl.test', 2);
+    const store = acme.certStore('acl.test');
+    await store.saveCert(cert.keyPem, cert.chainPem, lease.fence);
+    assert.ok((await store.loadCert()) !== undefined);
+    assert.match(await store.accountKey(), /PRIVATE KEY/);
+    await acme.challenges.put(TOKEN, 'x');
+    assert.equal(await acme.challenges.get(TOKEN), 'x');
+    await acme.challenges.remove(TOKEN);
+    await lease.release();
+  } finally {
+    acme.close();
+  }
+});
