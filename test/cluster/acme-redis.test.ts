@@ -57,13 +57,15 @@ function selfSigned(domain: string, days: number): { keyPem: string; chainPem: s
 
 test('the issuer lock is exclusive, renewed while held, and released only by its holder', async () => {
   const r = await client();
-  const lockA = new RedisIssuerLock(r, keys.lock('a.test'), 300);
-  const lockB = new RedisIssuerLock(await client(), keys.lock('a.test'), 300);
+  // A TTL loaded machines cannot outstall between two renewals (every TTL/3).
+  const TTL = 1500;
+  const lockA = new RedisIssuerLock(r, keys.lock('a.test'), TTL);
+  const lockB = new RedisIssuerLock(await client(), keys.lock('a.test'), TTL);
   const lease = await lockA.acquire();
   assert.ok(lease !== undefined);
   assert.equal(await lockB.acquire(), undefined);
   // Renewed every TTL/3: still ours well past one TTL.
-  await sleep(900);
+  await sleep(2.5 * TTL);
   assert.equal(lease.held, true);
   assert.equal(await r.get(keys.lock('a.test')), lease.fence);
   assert.equal(await lockB.acquire(), undefined);
@@ -74,7 +76,7 @@ test('the issuer lock is exclusive, renewed while held, and released only by its
   const stale = await lockA.acquire();
   assert.ok(stale !== undefined);
   await r.set(keys.lock('a.test'), 'someone-else', 'PX', 10_000);
-  await sleep(250);
+  for (let i = 0; i < 100 && stale.held; i++) await sleep(20);
   assert.equal(stale.held, false);
   await stale.release();
   assert.equal(await r.get(keys.lock('a.test')), 'someone-else');
@@ -127,8 +129,8 @@ function get(port: number, path: string): Promise<{ status: number; body: string
 }
 
 test('a token stored by one node is answered by another node\'s HTTP-01 listener; it expires; Redis down → 503', async () => {
-  const ordering = new RedisChallenges(await client(), keys, 400);
-  const answering = new RedisChallenges(await client(), keys, 400);
+  const ordering = new RedisChallenges(await client(), keys, 1000);
+  const answering = new RedisChallenges(await client(), keys, 1000);
   const server = createHttp01Server(answering, 1000);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
@@ -139,7 +141,9 @@ test('a token stored by one node is answered by another node\'s HTTP-01 listener
     for (const bad of ['*', 'tok:en', '%2A', `${TOKEN}/x`]) {
       assert.equal((await get(port, `/.well-known/acme-challenge/${bad}`)).status, 404);
     }
-    await sleep(600); // the TTL: a dead orderer leaves nothing behind
+    const pttl = Number(/^:(-?\d+)/.exec(await redis.command('PTTL', keys.challenge(TOKEN)))?.[1]);
+    assert.ok(pttl > 0 && pttl <= 1000, `PTTL ${pttl}`);
+    await sleep(1300); // the TTL: a dead orderer leaves nothing behind
     assert.equal((await get(port, `/.well-known/acme-challenge/${TOKEN}`)).status, 404);
 
     await ordering.put(TOKEN, 'again');

@@ -43,7 +43,8 @@ async function startNode(env: AcmeEnv, redis: RedisServer, nodeId: string, opts:
     httpsPort: await freePort(),
     cacheDir: join(mkdtempSync(join(tmpdir(), 'relay-certs-')), 'certs'),
     directoryUrl: env.pebble.directoryUrl,
-    lockTtlMs: 3000,
+    // Long enough that no load stall loses it mid-order; the kill test shortens it.
+    lockTtlMs: 10_000,
     lockWaitMs: 200,
     syncIntervalMs: 60_000,
     ...opts,
@@ -202,7 +203,7 @@ describe('ACME in a cluster: the lock holder is killed mid-order', () => {
     assert.ok(Date.now() - killedAt >= LOCK_TTL_MS - 200, `B ordered ${Date.now() - killedAt} ms after the kill`);
     assert.equal(await inspect.exists(CERT_KEY), 1);
     assert.equal(issuedByPebble(env), 1);
-    const c = await startNode(env, redis, 'node-c');
+    const c = await startNode(env, redis, 'node-c', { lockTtlMs: LOCK_TTL_MS });
     nodes.push(c);
     // A node started later loads the stored certificate instead of ordering.
     await waitForStderr(c.child, /"event":"cert_loaded"/);
