@@ -6,7 +6,16 @@
 // the prefix (operations.md), and nothing here ever logs a value it reads.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { bundleText, newEcKeyPem, parseBundle, privateKeyPem, StaleFenceError, type CertBundle, type CertStore } from '../tls/cert-store.js';
+import {
+  bundleText,
+  newEcKeyPem,
+  parseBundle,
+  privateKeyPem,
+  StaleFenceError,
+  UnusableCertError,
+  type CertBundle,
+  type CertStore,
+} from '../tls/cert-store.js';
 import type { ChallengeStore } from '../tls/challenges.js';
 import type { CertPeers, IssuerLock, LockLease } from '../tls/issuer-lock.js';
 import type { AcmeSharing } from '../tls/tls-mode.js';
@@ -20,6 +29,8 @@ export interface AcmeKeys {
   cert(domain: string): string;
   /** STRING with a PX expiry: the issuer lock's random value. */
   lock(domain: string): string;
+  /** Counter with a PX expiry: consecutive failed orders, cluster-wide; a stored certificate deletes it. */
+  failures(domain: string): string;
   /** STRING with a PX expiry: a pending HTTP-01 key authorization. */
   challenge(token: string): string;
   /** Pub/sub: a domain name, published when its stored certificate changes. */
@@ -32,6 +43,7 @@ export function acmeKeys(keys: ClusterKeys): AcmeKeys {
     account: `${p}account`,
     cert: (domain) => `${p}cert:${domain}`,
     lock: (domain) => `${p}lock:${domain}`,
+    failures: (domain) => `${p}failures:${domain}`,
     challenge: (token) => `${p}http01:${token}`,
     channel: `${p}certs`,
   };
@@ -42,6 +54,8 @@ export const ACME_CLUSTER_DEFAULTS = {
   lockTtlMs: 60_000,
   /** A pending token outlives any order (ACME validation takes seconds); a dead orderer's tokens expire. */
   challengeTtlMs: 10 * 60_000,
+  /** A failure count older than this is forgotten (twice the longest backoff). */
+  failureMemoryMs: 2 * 60 * 60_000,
   /** How long boot waits for the notification subscription. */
   subscribeTimeoutMs: 5_000,
 };
@@ -55,13 +69,18 @@ async function safe<T>(p: Promise<T>): Promise<T> {
   }
 }
 
-// Write the certificate only while the lock still holds our value (fencing), and
-// tell every node in the same step. An empty fence means an unfenced write.
+// Write the certificate only while the lock still holds our value (fencing), clear
+// the failure count and tell every node, in one step. An empty fence means an unfenced write.
 const SAVE_CERT = `
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[3])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1`;
+const COUNT_FAILURE = `
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return n`;
 const RENEW_LOCK = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
@@ -78,12 +97,27 @@ export class RedisCertStore implements CertStore {
 
   async loadCert(): Promise<CertBundle | undefined> {
     const text = await safe(this.redis.get(this.keys.cert(this.domain)));
-    return text === null ? undefined : parseBundle(text, this.domain);
+    if (text === null) return undefined;
+    try {
+      return parseBundle(text, this.domain);
+    } catch (err) {
+      throw new UnusableCertError(err instanceof Error ? err.message : 'unreadable');
+    }
   }
 
   async saveCert(keyPem: string, chainPem: string, fence?: string): Promise<void> {
     const done = await safe(
-      this.redis.eval(SAVE_CERT, 2, this.keys.lock(this.domain), this.keys.cert(this.domain), fence ?? '', bundleText(keyPem, chainPem), this.keys.channel, this.domain),
+      this.redis.eval(
+        SAVE_CERT,
+        3,
+        this.keys.lock(this.domain),
+        this.keys.cert(this.domain),
+        this.keys.failures(this.domain),
+        fence ?? '',
+        bundleText(keyPem, chainPem),
+        this.keys.channel,
+        this.domain,
+      ),
     );
     if (done !== 1) throw new StaleFenceError();
   }
@@ -123,15 +157,19 @@ export class RedisIssuerLock implements IssuerLock {
   constructor(
     private readonly redis: Redis,
     private readonly key: string,
+    private readonly failuresKey: string,
     private readonly ttlMs: number,
+    private readonly failureMemoryMs = ACME_CLUSTER_DEFAULTS.failureMemoryMs,
   ) {}
 
   async acquire(): Promise<LockLease | undefined> {
     const fence = randomBytes(16).toString('hex');
     const got = await safe(this.redis.set(this.key, fence, 'PX', this.ttlMs, 'NX'));
     if (got !== 'OK') return undefined;
-    const { redis, key, ttlMs } = this;
+    const { redis, key, ttlMs, failuresKey, failureMemoryMs } = this;
     let held = true;
+    // Once backing off, the lock must outlive the lease: release() leaves it alone.
+    let backingOff = false;
     const renew = setInterval(() => {
       redis.eval(RENEW_LOCK, 1, key, fence, ttlMs).then(
         (ok) => {
@@ -153,8 +191,19 @@ export class RedisIssuerLock implements IssuerLock {
       async release() {
         clearInterval(renew);
         held = false;
+        if (backingOff) return;
         // A failed release only delays the next issuer by the lock's remaining TTL.
         await redis.eval(RELEASE_LOCK, 1, key, fence).catch(() => undefined);
+      },
+      async backOff(delayFor) {
+        clearInterval(renew);
+        held = false;
+        backingOff = true;
+        const count = Number(await safe(redis.eval(COUNT_FAILURE, 1, failuresKey, failureMemoryMs)));
+        const delayMs = Math.max(1, delayFor(count));
+        // The lock, if still ours, now lapses when the backoff ends.
+        await safe(redis.eval(RENEW_LOCK, 1, key, fence, delayMs));
+        return { count, delayMs };
       },
     };
   }
@@ -224,7 +273,7 @@ export async function openClusterAcme(node: AcmeNode, opts: ClusterAcmeOptions =
     challenges,
     certStore: (domain) => new RedisCertStore(redis, keys, domain),
     peers: (domain): CertPeers => ({
-      lock: new RedisIssuerLock(redis, keys.lock(domain), lockTtlMs),
+      lock: new RedisIssuerLock(redis, keys.lock(domain), keys.failures(domain), lockTtlMs),
       onStored(listener) {
         let set = listeners.get(domain);
         if (set === undefined) listeners.set(domain, (set = new Set()));

@@ -11,7 +11,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from '../ops/logger.js';
 import { errText } from '../ops/logger.js';
 import { AcmeError, issueCertificate } from './acme-issuer.js';
-import { parseBundle, StaleFenceError, type CertBundle, type CertStore } from './cert-store.js';
+import { parseBundle, StaleFenceError, UnusableCertError, type CertBundle, type CertStore } from './cert-store.js';
 import type { ChallengeStore } from './challenges.js';
 import type { CertPeers, LockLease } from './issuer-lock.js';
 
@@ -160,6 +160,12 @@ export class CertManager {
     this.setTimer(due - Date.now(), () => void this.attempt());
   }
 
+  /** Exponential from retryBaseMs to retryMaxMs, ±10 % so restarts do not synchronise. */
+  private backoffDelay(failures: number): number {
+    const backoff = Math.min(this.retryBaseMs * 2 ** (failures - 1), this.retryMaxMs);
+    return Math.round(backoff * (0.9 + Math.random() * 0.2));
+  }
+
   /** Whether `b` should replace the certificate being served: another leaf, expiring no sooner. */
   private isNewer(b: CertBundle): boolean {
     return this.bundle === undefined || (b.leaf.serialNumber !== this.bundle.leaf.serialNumber && b.notAfter >= this.bundle.notAfter);
@@ -195,7 +201,8 @@ export class CertManager {
     try {
       stored = await this.opts.store.loadCert();
     } catch (err) {
-      // An unusable entry is replaced by the order that follows.
+      // An unusable entry is replaced by the order that follows; a Redis failure fails the attempt.
+      if (!(err instanceof UnusableCertError)) throw err;
       this.opts.logger.warn('cert_cache_unusable', { domain: this.domain, err: errText(err) });
       return false;
     }
@@ -246,14 +253,17 @@ export class CertManager {
       this.schedule();
     } catch (err) {
       if (this.stopped) return;
-      this.failures += 1;
-      const backoff = Math.min(this.retryBaseMs * 2 ** (this.failures - 1), this.retryMaxMs);
-      const delay = Math.round(backoff * (0.9 + Math.random() * 0.2)); // ±10 % so restarts do not synchronise
+      // In a cluster the lock holder's failure backs off every node (the lock is kept for the delay).
+      const shared = lease === undefined ? undefined : await lease.backOff((n) => this.backoffDelay(n)).catch(() => undefined);
+      if (shared !== undefined) lease = undefined;
+      else this.failures += 1;
+      const count = shared?.count ?? this.failures;
+      const delay = shared?.delayMs ?? this.backoffDelay(this.failures);
       logger.error('acme_issue_failed', {
         domain: this.domain,
         acme_error: err instanceof AcmeError ? err.problemType : undefined,
         err: errText(err),
-        count: this.failures,
+        count,
         duration: `${delay}ms`,
       });
       this.setTimer(delay, () => void this.attempt());

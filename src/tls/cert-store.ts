@@ -104,6 +104,14 @@ export interface CertStore {
   accountKey(): Promise<string>;
 }
 
+/** A stored entry that exists but cannot be served (no key, wrong domain …); replaced by the next order. */
+export class UnusableCertError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'UnusableCertError';
+  }
+}
+
 /** A fenced save found the issuer lock held by someone else (or expired). */
 export class StaleFenceError extends Error {
   constructor() {

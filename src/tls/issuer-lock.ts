@@ -9,6 +9,13 @@ export interface LockLease {
   readonly held: boolean;
   /** Gives the lock up if it is still ours (compare-and-delete); never throws. */
   release(): Promise<void>;
+  /**
+   * After a failed order: counts the failure cluster-wide (a stored certificate
+   * resets the count) and keeps the lock, unrenewed, for `delayFor(count)` ms, so
+   * no node orders again before the backoff — the CA's failed-validation limits
+   * count the cluster's orders, not one node's. A later release() is a no-op.
+   */
+  backOff(delayFor: (failures: number) => number): Promise<{ count: number; delayMs: number }>;
 }
 
 export interface IssuerLock {

@@ -59,8 +59,8 @@ test('the issuer lock is exclusive, renewed while held, and released only by its
   const r = await client();
   // A TTL loaded machines cannot outstall between two renewals (every TTL/3).
   const TTL = 1500;
-  const lockA = new RedisIssuerLock(r, keys.lock('a.test'), TTL);
-  const lockB = new RedisIssuerLock(await client(), keys.lock('a.test'), TTL);
+  const lockA = new RedisIssuerLock(r, keys.lock('a.test'), keys.failures('a.test'), TTL);
+  const lockB = new RedisIssuerLock(await client(), keys.lock('a.test'), keys.failures('a.test'), TTL);
   const lease = await lockA.acquire();
   assert.ok(lease !== undefined);
   assert.equal(await lockB.acquire(), undefined);
@@ -82,6 +82,35 @@ test('the issuer lock is exclusive, renewed while held, and released only by its
   assert.equal(await r.get(keys.lock('a.test')), 'someone-else');
 });
 
+test('a failed order keeps every node out for the backoff, counted cluster-wide until a certificate is stored', async () => {
+  const r = await client();
+  const lockA = new RedisIssuerLock(r, keys.lock('b.test'), keys.failures('b.test'), 10_000);
+  const lockB = new RedisIssuerLock(await client(), keys.lock('b.test'), keys.failures('b.test'), 10_000);
+  const first = await lockA.acquire();
+  assert.ok(first !== undefined);
+  const asked: number[] = [];
+  assert.deepEqual(await first.backOff((n) => (asked.push(n), 400)), { count: 1, delayMs: 400 });
+  assert.equal(first.held, false);
+  await first.release(); // the holder's finally: must not cut the backoff short
+  const pttl = await r.pttl(keys.lock('b.test'));
+  assert.ok(pttl > 0 && pttl <= 400, `lock PTTL ${pttl}`);
+  assert.equal(await lockB.acquire(), undefined);
+  await sleep(450);
+  // Another node's failure continues the same count.
+  const second = await lockB.acquire();
+  assert.ok(second !== undefined);
+  assert.equal((await second.backOff((n) => (asked.push(n), 1))).count, 2);
+  assert.deepEqual(asked, [1, 2]);
+  await sleep(20);
+  // A stored certificate ends the run of failures.
+  const third = await lockA.acquire();
+  assert.ok(third !== undefined);
+  const cert = selfSigned('b.test', 2);
+  await new RedisCertStore(r, keys, 'b.test').saveCert(cert.keyPem, cert.chainPem, third.fence);
+  assert.equal(await r.exists(keys.failures('b.test')), 0);
+  assert.equal((await third.backOff(() => 1)).count, 1);
+});
+
 test('a fenced save stores and notifies while the lock is ours, and is refused once it moved', async () => {
   const r = await client();
   const store = new RedisCertStore(r, keys, 'localhost');
@@ -90,7 +119,7 @@ test('a fenced save stores and notifies while the lock is ours, and is refused o
   sub.on('message', (_ch: string, msg: string) => heard.push(msg));
   await sub.subscribe(keys.channel);
 
-  const lease = await new RedisIssuerLock(r, keys.lock('localhost'), 5000).acquire();
+  const lease = await new RedisIssuerLock(r, keys.lock('localhost'), keys.failures('localhost'), 5000).acquire();
   assert.ok(lease !== undefined);
   const first = selfSigned('localhost', 2);
   await store.saveCert(first.keyPem, first.chainPem, lease.fence);
@@ -202,7 +231,7 @@ test('the periodic check swaps to a newer stored certificate when notifications 
     directoryUrl: 'https://127.0.0.1:1/never-used',
     challenges: new RedisChallenges(r, keys, 1000),
     logger,
-    peers: { lock: new RedisIssuerLock(r, keys.lock(DOMAIN), 60_000), onStored: () => () => undefined },
+    peers: { lock: new RedisIssuerLock(r, keys.lock(DOMAIN), keys.failures(DOMAIN), 60_000), onStored: () => () => undefined },
     lockWaitMs: 60_000,
     syncIntervalMs: 100,
   });

@@ -212,3 +212,36 @@ describe('ACME in a cluster: the lock holder is killed mid-order', () => {
     for (const n of [b, c]) await stopNode(n);
   });
 });
+
+describe('ACME in a cluster: failed orders back off cluster-wide', () => {
+  let env: AcmeEnv;
+  let redis: RedisServer;
+  const nodes: Node[] = [];
+  before(async () => {
+    // No node listens on the port pebble validates: every order fails (connection refused).
+    env = await startAcmeEnv();
+    redis = await RedisServer.start();
+  });
+  after(async () => {
+    for (const n of nodes) n.child.kill('SIGKILL');
+    await redis.stop();
+    await env.stop();
+  });
+
+  test('three nodes make one attempt per backoff step between them, with one failure count', async () => {
+    nodes.push(...(await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => startNode(env, redis, id)))));
+    // Retries back off from 0.5 s (the node fixture's retry base), doubling: ~3 attempts in 4.5 s.
+    await sleep(4500);
+    const failures = nodes
+      .flatMap((n) => n.child.out.stderr.split('\n'))
+      .filter((l) => l.includes('"event":"acme_issue_failed"'))
+      .map((l) => JSON.parse(l) as { time: string; count: number })
+      .sort((x, y) => Date.parse(x.time) - Date.parse(y.time));
+    const counts = failures.map((f) => f.count);
+    // Without a shared backoff each node would retry on its own: counts 1,1,1,2,2,2…
+    assert.deepEqual(counts, counts.map((_, i) => i + 1), `failure counts ${counts.join(',')}`);
+    assert.ok(counts.length >= 2 && counts.length <= 4, `failure counts ${counts.join(',')}`);
+    assert.equal(issuedByPebble(env), 0);
+    for (const n of nodes.splice(0)) await stopNode(n);
+  });
+});
