@@ -255,10 +255,46 @@ test('the periodic check swaps to a newer stored certificate when notifications 
     await r.set(keys.cert(DOMAIN), one.keyPem + one.chainPem);
     await sleep(300);
     assert.ok((manager.notAfter ?? 0) > first);
+    // Redis gone: the check fails loudly, and the certificate in use stays.
+    const served = manager.notAfter;
+    await redis.kill();
+    const failed = (): boolean => lines.some((l) => l.includes('"event":"cert_sync_failed"'));
+    for (let i = 0; i < 100 && !failed(); i++) await sleep(20);
+    assert.ok(failed(), 'no cert_sync_failed while Redis was down');
+    assert.equal(manager.notAfter, served);
+    await redis.restart();
     const events = lines.map((l) => (JSON.parse(l) as { event: string }).event);
     assert.equal(events.filter((e) => e === 'cert_synced').length, 2);
     assert.ok(!events.includes('acme_issue_failed'));
     assert.ok(!lines.some((l) => l.includes('PRIVATE KEY')));
+  } finally {
+    manager.stop();
+  }
+});
+
+test('an unusable stored entry does not block ordering: the node goes for the lock', async () => {
+  const r = await client();
+  const lines: string[] = [];
+  const logger = createLogger('debug', { write: (l: string) => void lines.push(l) });
+  await r.set(keys.cert('junk.test'), 'not a certificate');
+  await r.set(keys.lock('junk.test'), 'another-node', 'PX', 60_000);
+  const manager = new CertManager({
+    domain: 'junk.test',
+    store: new RedisCertStore(r, keys, 'junk.test'),
+    directoryUrl: 'https://127.0.0.1:1/never-used',
+    challenges: new RedisChallenges(r, keys, 1000),
+    logger,
+    peers: { lock: new RedisIssuerLock(r, keys.lock('junk.test'), keys.failures('junk.test'), 60_000), onStored: () => () => undefined },
+    lockWaitMs: 60_000,
+  });
+  await manager.start();
+  try {
+    const busy = (): boolean => lines.some((l) => l.includes('"event":"cert_issuer_busy"'));
+    for (let i = 0; i < 50 && !busy(); i++) await sleep(20);
+    assert.ok(busy(), lines.join(''));
+    assert.ok(lines.some((l) => l.includes('"event":"cert_cache_unusable"')));
+    assert.ok(!lines.some((l) => l.includes('acme_issue_failed')));
+    assert.equal(manager.notAfter, undefined);
   } finally {
     manager.stop();
   }
