@@ -170,18 +170,21 @@ export class RedisIssuerLock implements IssuerLock {
     let held = true;
     // Once backing off, the lock must outlive the lease: release() leaves it alone.
     let backingOff = false;
-    const renew = setInterval(() => {
-      redis.eval(RENEW_LOCK, 1, key, fence, ttlMs).then(
-        (ok) => {
-          if (ok !== 1) {
-            held = false;
-            clearInterval(renew);
-          }
-        },
-        // A failed renewal is retried at the next tick; the fenced save is the real guard.
-        () => undefined,
-      );
-    }, Math.max(1, Math.floor(ttlMs / 3)));
+    const renew = setInterval(
+      () => {
+        redis.eval(RENEW_LOCK, 1, key, fence, ttlMs).then(
+          (ok) => {
+            if (ok !== 1) {
+              held = false;
+              clearInterval(renew);
+            }
+          },
+          // A failed renewal is retried at the next tick; the fenced save is the real guard.
+          () => undefined,
+        );
+      },
+      Math.max(1, Math.floor(ttlMs / 3)),
+    );
     renew.unref();
     return {
       fence,

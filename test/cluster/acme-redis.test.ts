@@ -48,10 +48,29 @@ async function client(): Promise<Redis> {
 function selfSigned(domain: string, days: number): { keyPem: string; chainPem: string } {
   const dir = mkdtempSync(join(tmpdir(), 'acme-redis-'));
   const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', String(days), '-subj', `/CN=${domain}`, '-addext', `subjectAltName=DNS:${domain}`,
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      String(days),
+      '-subj',
+      `/CN=${domain}`,
+      '-addext',
+      `subjectAltName=DNS:${domain}`,
+    ],
+    { stdio: 'ignore' },
+  );
   return { keyPem: readFileSync(key, 'utf8'), chainPem: readFileSync(cert, 'utf8') };
 }
 
@@ -157,7 +176,7 @@ function get(port: number, path: string): Promise<{ status: number; body: string
   });
 }
 
-test('a token stored by one node is answered by another node\'s HTTP-01 listener; it expires; Redis down → 503', async () => {
+test("a token stored by one node is answered by another node's HTTP-01 listener; it expires; Redis down → 503", async () => {
   const ordering = new RedisChallenges(await client(), keys, 1000);
   const answering = new RedisChallenges(await client(), keys, 1000);
   const server = createHttp01Server(answering, 1000);
@@ -206,7 +225,13 @@ test('a stored certificate reaches every node: notified at once, re-checked afte
     await lease.release();
     for (let i = 0; i < 50 && heard === 0; i++) await sleep(20);
     assert.equal(heard, 1);
-    assert.equal(await b.peers(DOMAIN).lock.acquire().then((l) => l?.release().then(() => true)), true);
+    assert.equal(
+      await b
+        .peers(DOMAIN)
+        .lock.acquire()
+        .then((l) => l?.release().then(() => true)),
+      true,
+    );
 
     // Whatever was published while the link was down is covered: a reconnect re-checks.
     await redis.restart(100);
@@ -302,8 +327,23 @@ test('an unusable stored entry does not block ordering: the node goes for the lo
 
 test('the documented least-privilege ACL (prefix keys and channels only) is enough for ACME', async () => {
   await redis.command(
-    'ACL', 'SETUSER', 'acme', 'on', '>acme-pw', 'resetkeys', `~${PREFIX}:*`, 'resetchannels', `&${PREFIX}:*`,
-    '-@all', '+@read', '+@write', '+@scripting', '+@pubsub', '+@connection', '+info', '+time',
+    'ACL',
+    'SETUSER',
+    'acme',
+    'on',
+    '>acme-pw',
+    'resetkeys',
+    `~${PREFIX}:*`,
+    'resetchannels',
+    `&${PREFIX}:*`,
+    '-@all',
+    '+@read',
+    '+@write',
+    '+@scripting',
+    '+@pubsub',
+    '+@connection',
+    '+info',
+    '+time',
   );
   const registry = createRedis({ ...target(redis.port), username: 'acme', password: 'acme-pw' }, 'registry', () => undefined);
   await connectBy(registry, performance.now() + 5000);

@@ -72,7 +72,11 @@ async function allServe(nodes: Node[], env: AcmeEnv, serial: string, timeoutMs: 
   for (;;) {
     const served = await Promise.all(nodes.map((n) => servedSerial(n, env)));
     if (served.every((s) => s === serial)) return;
-    if (Date.now() > deadline) assert.deepEqual(served, nodes.map(() => serial));
+    if (Date.now() > deadline)
+      assert.deepEqual(
+        served,
+        nodes.map(() => serial),
+      );
     await sleep(100);
   }
 }
@@ -117,7 +121,10 @@ describe('ACME in a cluster: one certificate, any node answers, one renews, all 
     await allServe(nodes, env, serial, 5_000);
 
     // Pebble validated against B's port only: B answered from the token A stored in Redis.
-    assert.match(env.pebble.output(), new RegExp(`Attempting to validate w/ HTTP: http://${DOMAIN.replace(/\./g, '\\.')}:${env.httpPort}/`));
+    assert.match(
+      env.pebble.output(),
+      new RegExp(`Attempting to validate w/ HTTP: http://${DOMAIN.replace(/\./g, '\\.')}:${env.httpPort}/`),
+    );
     assert.equal(issuedByPebble(env), 1);
     assert.equal(count(a.child.out.stderr, 'cert_issued'), 1);
     for (const n of [b, c]) assert.equal(count(n.child.out.stderr, 'cert_issued') + count(n.child.out.stderr, 'cert_renewed'), 0);
@@ -142,7 +149,10 @@ describe('ACME in a cluster: one certificate, any node answers, one renews, all 
     await allServe(nodes, env, serial, 5_000);
     await sleep(500); // a second renewal would have been ordered by now
     assert.equal(issuedByPebble(env), issued + 1);
-    assert.equal(nodes.reduce((sum, n) => sum + count(n.child.out.stderr, 'cert_renewed'), 0), 1);
+    assert.equal(
+      nodes.reduce((sum, n) => sum + count(n.child.out.stderr, 'cert_renewed'), 0),
+      1,
+    );
 
     const logs = await Promise.all(nodes.splice(0).map(stopNode));
     for (const log of logs) {
@@ -239,7 +249,11 @@ describe('ACME in a cluster: failed orders back off cluster-wide', () => {
       .sort((x, y) => Date.parse(x.time) - Date.parse(y.time));
     const counts = failures.map((f) => f.count);
     // Without a shared backoff each node would retry on its own: counts 1,1,1,2,2,2…
-    assert.deepEqual(counts, counts.map((_, i) => i + 1), `failure counts ${counts.join(',')}`);
+    assert.deepEqual(
+      counts,
+      counts.map((_, i) => i + 1),
+      `failure counts ${counts.join(',')}`,
+    );
     assert.ok(counts.length >= 2 && counts.length <= 4, `failure counts ${counts.join(',')}`);
     assert.equal(issuedByPebble(env), 0);
     for (const n of nodes.splice(0)) await stopNode(n);
