@@ -21,6 +21,7 @@ import { CertManager } from '../../src/tls/cert-manager.js';
 import { StaleFenceError } from '../../src/tls/cert-store.js';
 import { createHttp01Server } from '../../src/tls/http01.js';
 import { RedisServer } from '../helpers/redis.js';
+import { until } from '../helpers/wait.js';
 import { PREFIX, sleep, target } from './nodes.js';
 
 const DOMAIN = 'node.pyry.test';
@@ -95,8 +96,7 @@ test('the issuer lock is exclusive, renewed while held, and released only by its
   const stale = await lockA.acquire();
   assert.ok(stale !== undefined);
   await r.set(keys.lock('a.test'), 'someone-else', 'PX', 10_000);
-  for (let i = 0; i < 100 && stale.held; i++) await sleep(20);
-  assert.equal(stale.held, false);
+  await until(() => !stale.held, 3000, 'the lease noticing the lock moved');
   await stale.release();
   assert.equal(await r.get(keys.lock('a.test')), 'someone-else');
 });
@@ -114,15 +114,15 @@ test('a failed order keeps every node out for the backoff, counted cluster-wide 
   const pttl = await r.pttl(keys.lock('b.test'));
   assert.ok(pttl > 0 && pttl <= 400, `lock PTTL ${pttl}`);
   assert.equal(await lockB.acquire(), undefined);
-  await sleep(450);
-  // Another node's failure continues the same count.
-  const second = await lockB.acquire();
+  // Free again once the backoff ends; another node's failure continues the same count.
+  let second: Awaited<ReturnType<typeof lockB.acquire>>;
+  await until(async () => (second = await lockB.acquire()) !== undefined, 3000, 'the lock free after the backoff');
   assert.ok(second !== undefined);
   assert.equal((await second.backOff((n) => (asked.push(n), 1))).count, 2);
   assert.deepEqual(asked, [1, 2]);
-  await sleep(20);
   // A stored certificate ends the run of failures.
-  const third = await lockA.acquire();
+  let third: Awaited<ReturnType<typeof lockA.acquire>>;
+  await until(async () => (third = await lockA.acquire()) !== undefined, 3000, 'the lock free after the backoff');
   assert.ok(third !== undefined);
   const cert = selfSigned('b.test', 2);
   await new RedisCertStore(r, keys, 'b.test').saveCert(cert.keyPem, cert.chainPem, third.fence);
@@ -150,7 +150,7 @@ test('a fenced save stores and notifies while the lock is ours, and is refused o
   const second = selfSigned('localhost', 3);
   await assert.rejects(store.saveCert(second.keyPem, second.chainPem, lease.fence), StaleFenceError);
   assert.equal((await store.loadCert())?.leaf.serialNumber, loaded.leaf.serialNumber);
-  await sleep(50);
+  await until(() => heard.length > 0, 3000, 'the notification');
   assert.deepEqual(heard, ['localhost']);
   // A stored entry for another name is refused on load, never served.
   await r.set(keys.cert('other.test'), first.keyPem + first.chainPem);
@@ -191,8 +191,8 @@ test("a token stored by one node is answered by another node's HTTP-01 listener;
     }
     const pttl = Number(/^:(-?\d+)/.exec(await redis.command('PTTL', keys.challenge(TOKEN)))?.[1]);
     assert.ok(pttl > 0 && pttl <= 1000, `PTTL ${pttl}`);
-    await sleep(1300); // the TTL: a dead orderer leaves nothing behind
-    assert.equal((await get(port, `/.well-known/acme-challenge/${TOKEN}`)).status, 404);
+    // The TTL: a dead orderer leaves nothing behind.
+    await until(async () => (await get(port, `/.well-known/acme-challenge/${TOKEN}`)).status === 404, 3000, 'the token expiring');
 
     await ordering.put(TOKEN, 'again');
     await ordering.remove(TOKEN);
@@ -223,7 +223,7 @@ test('a stored certificate reaches every node: notified at once, re-checked afte
     const cert = selfSigned(DOMAIN, 2);
     await a.certStore(DOMAIN).saveCert(cert.keyPem, cert.chainPem, lease.fence);
     await lease.release();
-    for (let i = 0; i < 50 && heard === 0; i++) await sleep(20);
+    await until(() => heard > 0, 5000, 'the notification');
     assert.equal(heard, 1);
     assert.equal(
       await b
@@ -235,7 +235,7 @@ test('a stored certificate reaches every node: notified at once, re-checked afte
 
     // Whatever was published while the link was down is covered: a reconnect re-checks.
     await redis.restart(100);
-    for (let i = 0; i < 200 && heard === 1; i++) await sleep(20);
+    await until(() => heard > 1, 5000, 'the re-check after the reconnect');
     assert.equal(heard, 2);
     stop();
   } finally {
@@ -264,17 +264,17 @@ test('the periodic check swaps to a newer stored certificate when notifications 
   await manager.start();
   const busy = (): boolean => lines.some((l) => l.includes('"event":"cert_issuer_busy"'));
   try {
-    for (let i = 0; i < 50 && !busy(); i++) await sleep(20);
+    await until(busy, 5000, 'cert_issuer_busy');
     assert.ok(busy(), 'the node did not find the lock taken');
     assert.equal(manager.notAfter, undefined);
     const one = selfSigned(DOMAIN, 2);
     await r.set(keys.cert(DOMAIN), one.keyPem + one.chainPem);
-    for (let i = 0; i < 50 && manager.notAfter === undefined; i++) await sleep(20);
+    await until(() => manager.notAfter !== undefined, 5000, 'the first stored certificate');
     const first = manager.notAfter;
     assert.ok(first !== undefined);
     const two = selfSigned(DOMAIN, 5);
     await r.set(keys.cert(DOMAIN), two.keyPem + two.chainPem);
-    for (let i = 0; i < 50 && manager.notAfter === first; i++) await sleep(20);
+    await until(() => manager.notAfter !== first, 5000, 'the newer stored certificate');
     assert.ok(manager.notAfter! > first);
     // An older certificate written back (a slow node) is not a downgrade.
     await r.set(keys.cert(DOMAIN), one.keyPem + one.chainPem);
@@ -284,7 +284,7 @@ test('the periodic check swaps to a newer stored certificate when notifications 
     const served = manager.notAfter;
     await redis.kill();
     const failed = (): boolean => lines.some((l) => l.includes('"event":"cert_sync_failed"'));
-    for (let i = 0; i < 100 && !failed(); i++) await sleep(20);
+    await until(failed, 5000, 'cert_sync_failed');
     assert.ok(failed(), 'no cert_sync_failed while Redis was down');
     assert.equal(manager.notAfter, served);
     await redis.restart();
@@ -315,7 +315,7 @@ test('an unusable stored entry does not block ordering: the node goes for the lo
   await manager.start();
   try {
     const busy = (): boolean => lines.some((l) => l.includes('"event":"cert_issuer_busy"'));
-    for (let i = 0; i < 50 && !busy(); i++) await sleep(20);
+    await until(busy, 5000, 'cert_issuer_busy');
     assert.ok(busy(), lines.join(''));
     assert.ok(lines.some((l) => l.includes('"event":"cert_cache_unusable"')));
     assert.ok(!lines.some((l) => l.includes('acme_issue_failed')));

@@ -18,6 +18,7 @@ import { spawnAcmeNode, type AcmeNodeChild, type AcmeNodeSpec } from '../helpers
 import { PEBBLE_LISTENER_CA } from '../helpers/pebble.js';
 import { freePort, waitExit, waitForStderr } from '../helpers/process.js';
 import { RedisServer } from '../helpers/redis.js';
+import { until } from '../helpers/wait.js';
 
 const PREFIX = 'acmetest';
 const LOCK_KEY = `${PREFIX}:acme:lock:${DOMAIN}`;
@@ -68,17 +69,12 @@ async function servedSerial(n: Node, env: AcmeEnv): Promise<string> {
 
 /** Polls until every node serves `serial` (swaps are prompt, but asynchronous). */
 async function allServe(nodes: Node[], env: AcmeEnv, serial: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const served = await Promise.all(nodes.map((n) => servedSerial(n, env)));
-    if (served.every((s) => s === serial)) return;
-    if (Date.now() > deadline)
-      assert.deepEqual(
-        served,
-        nodes.map(() => serial),
-      );
-    await sleep(100);
-  }
+  let served: string[] = [];
+  await until(
+    async () => (served = await Promise.all(nodes.map((n) => servedSerial(n, env)))).every((s) => s === serial),
+    timeoutMs,
+    `every node serving ${serial} (served ${served.join(', ')})`,
+  );
 }
 
 describe('ACME in a cluster: one certificate, any node answers, one renews, all swap', () => {
@@ -138,11 +134,7 @@ describe('ACME in a cluster: one certificate, any node answers, one renews, all 
     const before = await servedSerial(nodes[0]!, env);
     const issued = issuedByPebble(env);
     // All three reach the renewal time (a third of the lifetime left) together.
-    const deadline = Date.now() + LIFETIME_S * 1000;
-    while (nodes.every((n) => count(n.child.out.stderr, 'cert_renewed') === 0)) {
-      assert.ok(Date.now() < deadline, 'no node renewed');
-      await sleep(100);
-    }
+    await until(() => nodes.some((n) => count(n.child.out.stderr, 'cert_renewed') > 0), LIFETIME_S * 1000, 'a renewal');
     const renewer = nodes.find((n) => count(n.child.out.stderr, 'cert_renewed') === 1)!;
     const serial = await servedSerial(renewer, env);
     assert.notEqual(serial, before);
@@ -191,11 +183,11 @@ describe('ACME in a cluster: the lock holder is killed mid-order', () => {
     await new Promise<void>((r) => blackHole.listen(env.httpPort, '127.0.0.1', r));
     const victim = await startNode(env, redis, 'victim', { lockTtlMs: LOCK_TTL_MS });
     nodes.push(victim);
-    const deadline = Date.now() + 15_000;
-    while ((await inspect.keys(`${PREFIX}:acme:http01:*`)).length === 0 || held.length === 0) {
-      assert.ok(Date.now() < deadline, 'the victim never published its challenge');
-      await sleep(20);
-    }
+    await until(
+      async () => held.length > 0 && (await inspect.keys(`${PREFIX}:acme:http01:*`)).length > 0,
+      15_000,
+      'the victim publishing its challenge',
+    );
     assert.equal(await inspect.exists(LOCK_KEY), 1);
     victim.child.kill('SIGKILL');
     const killedAt = Date.now();
@@ -240,21 +232,27 @@ describe('ACME in a cluster: failed orders back off cluster-wide', () => {
 
   test('three nodes make one attempt per backoff step between them, with one failure count', async () => {
     nodes.push(...(await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => startNode(env, redis, id)))));
-    // Retries back off from 0.5 s (the node fixture's retry base), doubling: ~3 attempts in 4.5 s.
-    await sleep(4500);
-    const failures = nodes
-      .flatMap((n) => n.child.out.stderr.split('\n'))
-      .filter((l) => l.includes('"event":"acme_issue_failed"'))
-      .map((l) => JSON.parse(l) as { time: string; count: number })
-      .sort((x, y) => Date.parse(x.time) - Date.parse(y.time));
-    const counts = failures.map((f) => f.count);
-    // Without a shared backoff each node would retry on its own: counts 1,1,1,2,2,2…
+    // Retries back off from 0.5 s (the node fixture's retry base), doubling: the third
+    // failure comes ~2 s after the first. Without a shared backoff each node would retry
+    // on its own and the first failures would read 1,1,1.
+    const failures = (): Array<{ time: string; count: number }> =>
+      nodes
+        .flatMap((n) => n.child.out.stderr.split('\n'))
+        .filter((l) => l.includes('"event":"acme_issue_failed"'))
+        .map((l) => JSON.parse(l) as { time: string; count: number })
+        .sort((x, y) => Date.parse(x.time) - Date.parse(y.time));
+    await until(() => failures().length >= 3, 15_000, 'three failed orders');
+    const three = failures().slice(0, 3);
     assert.deepEqual(
-      counts,
-      counts.map((_, i) => i + 1),
-      `failure counts ${counts.join(',')}`,
+      three.map((f) => f.count),
+      [1, 2, 3],
+      `failure counts ${failures()
+        .map((f) => f.count)
+        .join(',')}`,
     );
-    assert.ok(counts.length >= 2 && counts.length <= 4, `failure counts ${counts.join(',')}`);
+    // Each retry waited out the previous backoff (0.5 s, then 1 s, ±10 %), whichever node made it.
+    assert.ok(Date.parse(three[1]!.time) - Date.parse(three[0]!.time) >= 450);
+    assert.ok(Date.parse(three[2]!.time) - Date.parse(three[1]!.time) >= 900);
     assert.equal(issuedByPebble(env), 0);
     for (const n of nodes.splice(0)) await stopNode(n);
   });
