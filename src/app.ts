@@ -86,8 +86,6 @@ export function stopAccepting(server: NetServer): Promise<void> {
 
 export async function startApp(config: RelayConfig, listenAt: ListenAddress, deps: AppDeps): Promise<RunningApp> {
   const metrics = deps.metrics ?? new RelayMetrics({ runtime: config.metricsListen !== undefined, push: deps.pushSettings !== undefined });
-  // ACME mode checks the cache directory first (CacheDirError → exit 1) and serves TLS.
-  const tls = config.domain !== undefined ? await openTlsMode(config, deps.logger, deps.tls, deps.acme) : undefined;
   const push =
     deps.push ??
     createPushDispatcher(deps.pushSettings, { logger: deps.logger, outcomes: metrics.pushWakes, drainTimeoutMs: config.drainTimeoutMs });
@@ -105,7 +103,17 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
             conflictProbeTimeoutMs: config.conflictProbeTimeoutMs,
           });
   } catch (err) {
-    await tls?.close();
+    await push.close();
+    throw err;
+  }
+  // ACME mode checks the cache directory (CacheDirError → exit 1) and serves TLS; in a
+  // cluster the certificate, challenges and issuer lock are shared through Redis.
+  let tls: TlsMode | undefined;
+  try {
+    const acme = deps.acme ?? (config.domain !== undefined ? await cluster?.openAcme() : undefined);
+    tls = config.domain !== undefined ? await openTlsMode(config, deps.logger, deps.tls, acme) : undefined;
+  } catch (err) {
+    await cluster?.close();
     await push.close();
     throw err;
   }

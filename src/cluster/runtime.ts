@@ -6,6 +6,7 @@
 import type { Registry as PromRegistry } from 'prom-client';
 import type { Logger } from '../ops/logger.js';
 import type { RegistryFactory } from '../relay/registry.js';
+import { openClusterAcme, type ClusterAcme } from './acme-redis.js';
 import { bootCluster, type ClusterConfig, type ClusterNode } from './boot.js';
 import { registerBusMetrics } from './bus-metrics.js';
 import { BusCounters, FrameBus } from './bus.js';
@@ -30,6 +31,8 @@ export interface ClusterRuntime {
   available(): boolean;
   /** The node ids in the cluster's membership set (for the status page); this node's alone if Redis does not answer. */
   nodeIds(): Promise<{ id: string; self: boolean }[]>;
+  /** ACME mode (--domain): the certificate, challenges and issuer lock shared through Redis (decision 0020). */
+  openAcme(): Promise<ClusterAcme>;
   /** Leaves the cluster (its slots were put in grace by the drain) and closes the connections. */
   close(): Promise<void>;
 }
@@ -40,7 +43,7 @@ const REDIS_ERROR_LOG_MS = 10_000;
 export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptions): Promise<ClusterRuntime> {
   const { logger } = opts;
   const lastLogged = new Map<string, number>();
-  const redisError = (role: RedisRole | 'membership', err: ClusterRedisError): void => {
+  const redisError = (role: RedisRole | 'membership' | 'acme-sub', err: ClusterRedisError): void => {
     const key = `${role}:${err.reason}`;
     const now = performance.now();
     if (now - (lastLogged.get(key) ?? -Infinity) < REDIS_ERROR_LOG_MS) return;
@@ -105,6 +108,7 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
     registry?.replaceBus(next);
   });
   logger.info('cluster_joined', { node: cfg.nodeId, count: membership.liveNodes });
+  let acme: ClusterAcme | undefined;
   return {
     nodeId: cfg.nodeId,
     registry: (hooks) =>
@@ -133,7 +137,12 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
         return [self];
       }
     },
+    async openAcme() {
+      acme ??= await openClusterAcme(node, { onRedisError: (err) => redisError('acme-sub', err) });
+      return acme;
+    },
     async close() {
+      acme?.close();
       const left = await membership.leave().catch(() => undefined);
       // The phones this node still had owe their remote binaries a notice.
       if (left !== undefined) registry?.sendReapShares(left, false);

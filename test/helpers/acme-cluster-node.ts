@@ -1,7 +1,7 @@
 // Run as a child process by the cluster ACME tests: one relay node in ACME mode
-// wired exactly as cluster mode is meant to wire it — bootCluster, then
-// openClusterAcme(node) passed to startApp as `acme` — with the short timings a
-// test needs. Logs JSON lines on stderr like the CLI; SIGTERM drains and exits 0.
+// wired as src/cluster/runtime.ts wires it — bootCluster, then openClusterAcme(node)
+// passed to startApp as `acme` — with the short lock and retry timings a test needs
+// (they are not flags; the CLI test covers the real wiring with the defaults). Logs JSON lines on stderr like the CLI; SIGTERM drains and exits 0.
 // Spawned with spawnAcmeNode(); the spec comes in ACME_NODE_SPEC.
 import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';

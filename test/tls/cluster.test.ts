@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { DOMAIN, peerCertificate, startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
 import { spawnAcmeNode, type AcmeNodeChild, type AcmeNodeSpec } from '../helpers/acme-cluster-node.js';
 import { PEBBLE_LISTENER_CA } from '../helpers/pebble.js';
-import { freePort, waitExit, waitForStderr } from '../helpers/process.js';
+import { freePort, spawnCli, waitExit, waitForStderr } from '../helpers/process.js';
 import { RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/wait.js';
 
@@ -255,5 +255,49 @@ describe('ACME in a cluster: failed orders back off cluster-wide', () => {
     assert.ok(Date.parse(three[2]!.time) - Date.parse(three[1]!.time) >= 900);
     assert.equal(issuedByPebble(env), 0);
     for (const n of nodes.splice(0)) await stopNode(n);
+  });
+});
+
+describe('ACME in a cluster through the CLI (PYRYCODE_RELAY_REDIS_URL with --domain)', () => {
+  let env: AcmeEnv;
+  let redis: RedisServer;
+  before(async () => {
+    env = await startAcmeEnv();
+    redis = await RedisServer.start();
+  });
+  after(async () => {
+    await redis.stop();
+    await env.stop();
+  });
+
+  test('two CLI nodes: one order between them, both serve it', async () => {
+    const cli = async (id: string, httpPort: number) => {
+      const httpsPort = await freePort();
+      const cacheDir = join(mkdtempSync(join(tmpdir(), 'relay-certs-')), 'certs');
+      const args = [
+        '--domain', DOMAIN, '--https-listen', `127.0.0.1:${httpsPort}`, '--http-listen', `127.0.0.1:${httpPort}`,
+        '--cert-cache', cacheDir, '--acme-directory', env.pebble.directoryUrl, '--node-id', id, '--cluster-prefix', PREFIX,
+      ]; // prettier-ignore
+      const child = spawnCli(args, { NODE_EXTRA_CA_CERTS: PEBBLE_LISTENER_CA, PYRYCODE_RELAY_REDIS_URL: redis.url });
+      return { child, httpsPort, httpPort };
+    };
+    // Pebble validates on B's port, whichever node orders.
+    const nodes = await Promise.all([cli('cli-a', await freePort()), cli('cli-b', env.httpPort)]);
+    try {
+      await until(() => nodes.some((n) => /"event":"cert_issued"/.test(n.child.out.stderr)), 20_000, 'cert_issued on one node');
+      const orderer = nodes.find((n) => /"event":"cert_issued"/.test(n.child.out.stderr))!;
+      const serial = (await peerCertificate(orderer.httpsPort, env.pebble.rootPem)).serialNumber;
+      await allServe(nodes, env, serial, 10_000);
+      assert.equal(issuedByPebble(env), 1);
+      for (const n of nodes) {
+        n.child.kill('SIGTERM');
+        const exit = await waitExit(n.child);
+        assert.equal(exit.code, 0, exit.stderr);
+        assert.equal(count(exit.stderr, 'cert_issued') + count(exit.stderr, 'cert_renewed'), n === orderer ? 1 : 0);
+        assert.doesNotMatch(exit.stderr, /PRIVATE KEY|acme_issue_failed|redis:\/\//);
+      }
+    } finally {
+      for (const n of nodes) n.child.kill('SIGKILL');
+    }
   });
 });
