@@ -281,9 +281,15 @@ describe('ACME in a cluster through the CLI (PYRYCODE_RELAY_REDIS_URL with --dom
       const child = spawnCli(args, { NODE_EXTRA_CA_CERTS: PEBBLE_LISTENER_CA, PYRYCODE_RELAY_REDIS_URL: redis.url });
       return { child, httpsPort, httpPort };
     };
-    // Pebble validates on B's port, whichever node orders.
-    const nodes = await Promise.all([cli('cli-a', await freePort()), cli('cli-b', env.httpPort)]);
+    // Pebble validates on B's port: B listens first (a failed validation would back off a
+    // minute, the CLI's default), then A joins while the order may still run.
+    const b = await cli('cli-b', env.httpPort);
+    const nodes = [b];
     try {
+      await waitForStderr(b.child, /"event":"relay_started"/, 15_000);
+      const a = await cli('cli-a', await freePort());
+      nodes.push(a);
+      await waitForStderr(a.child, /"event":"relay_started"/, 15_000);
       await until(() => nodes.some((n) => /"event":"cert_issued"/.test(n.child.out.stderr)), 20_000, 'cert_issued on one node');
       const orderer = nodes.find((n) => /"event":"cert_issued"/.test(n.child.out.stderr))!;
       const serial = (await peerCertificate(orderer.httpsPort, env.pebble.rootPem)).serialNumber;
