@@ -70,6 +70,12 @@ export const LOG_EVENTS = [
   'cert_cache_unusable',
   'cert_cache_write_failed',
   'acme_issue_failed',
+  // certificate-file mode
+  'tls_cert_loaded',
+  'tls_cert_reloaded',
+  'tls_cert_unchanged',
+  'tls_cert_reload_failed',
+  'tls_watch_failed',
 ] as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[number];
