@@ -7,6 +7,7 @@ import type { WebSocketServer } from 'ws';
 import type { Server as NetServer } from 'node:net';
 import { createAdmission, type Admission } from './http/admission.js';
 import { installHeaderTimeout } from './http/header-timeout.js';
+import { domainGate } from './http/host.js';
 import { PROXY_HEADER_TIMEOUT_MS, proxyProtocolFront } from './http/proxy-protocol.js';
 import { attachRouter } from './http/router.js';
 import { startCluster, type ClusterRuntime } from './cluster/runtime.js';
@@ -126,7 +127,7 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
     startedAt,
     maxMessageBytes: config.maxMessageBytes,
     closeTimeoutMs: deps.closeTimeoutMs,
-    domain: config.domain,
+    hostGate: config.domain !== undefined ? domainGate(config.domain) : undefined,
     cluster,
   });
   const front =
