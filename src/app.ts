@@ -22,6 +22,7 @@ import { createPushDispatcher, type PushSettings } from './push/setup.js';
 import type { Clock } from './relay/clock.js';
 import { Relay } from './relay/relay.js';
 import type { RegistryFactory } from './relay/registry.js';
+import { openFilesMode, type FilesMode } from './tls/files-mode.js';
 import { openTlsMode, type TlsMode, type TlsTunables } from './tls/tls-mode.js';
 
 export interface AppDeps {
@@ -47,6 +48,8 @@ export interface AppDeps {
   registry?: RegistryFactory;
   /** The relay core's clock; defaults to the real one. */
   clock?: Clock;
+  /** Certificate-file mode: the watch-event debounce; tests shorten it. */
+  tlsFilesDebounceMs?: number;
 }
 
 export interface RunningApp {
@@ -57,6 +60,8 @@ export interface RunningApp {
   readonly address: AddressInfo;
   /** ACME mode (--domain): certificate handling and the HTTP-01 listener. */
   readonly tls?: TlsMode;
+  /** Certificate-file mode (--tls-cert, --tls-key): the pair in service and its reloader. */
+  readonly tlsFiles?: FilesMode;
   /** ACME mode: the bound address of the HTTP-01 listener. */
   readonly http01Address?: AddressInfo;
   /** The bound metrics listener, unless --metrics-listen="" disabled it. */
@@ -85,8 +90,20 @@ export function stopAccepting(server: NetServer): Promise<void> {
 
 export async function startApp(config: RelayConfig, listenAt: ListenAddress, deps: AppDeps): Promise<RunningApp> {
   const metrics = deps.metrics ?? new RelayMetrics({ runtime: config.metricsListen !== undefined, push: deps.pushSettings !== undefined });
-  // ACME mode checks the cache directory first (CacheDirError → exit 1) and serves TLS.
+  // ACME mode checks the cache directory first (CacheDirError → exit 1) and serves TLS;
+  // certificate-file mode checks the pair first (CertFileError → exit 1).
   const tls = config.domain !== undefined ? await openTlsMode(config, deps.logger, deps.tls) : undefined;
+  const files =
+    config.tlsCert !== undefined && config.tlsKey !== undefined
+      ? await openFilesMode({
+          paths: { cert: config.tlsCert, key: config.tlsKey },
+          headerTimeoutMs: config.headerTimeoutMs,
+          logger: deps.logger,
+          debounceMs: deps.tlsFilesDebounceMs,
+        })
+      : undefined;
+  if (tls !== undefined) metrics.exposeCertExpiry(() => tls.certs.notAfter);
+  if (files !== undefined) metrics.exposeCertExpiry(files.notAfter);
   const push =
     deps.push ??
     createPushDispatcher(deps.pushSettings, { logger: deps.logger, outcomes: metrics.pushWakes, drainTimeoutMs: config.drainTimeoutMs });
@@ -117,8 +134,8 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
   });
   const admission = deps.admission ?? createAdmission(config, { logger: deps.logger, metrics });
   const startedAt = Date.now();
-  const server = tls?.server ?? createServer();
-  installHeaderTimeout(server, config.headerTimeoutMs, tls !== undefined ? 'secureConnection' : 'connection');
+  const server = tls?.server ?? files?.server ?? createServer();
+  installHeaderTimeout(server, config.headerTimeoutMs, tls !== undefined || files !== undefined ? 'secureConnection' : 'connection');
   const wss: WebSocketServer = attachRouter(server, {
     relay,
     admission,
@@ -127,7 +144,7 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
     startedAt,
     maxMessageBytes: config.maxMessageBytes,
     closeTimeoutMs: deps.closeTimeoutMs,
-    hostGate: config.domain !== undefined ? domainGate(config.domain) : undefined,
+    hostGate: config.domain !== undefined ? domainGate(config.domain) : files?.hostGate,
     cluster,
   });
   const front =
@@ -160,10 +177,12 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
       });
     }
     http01Address = await tls?.start();
+    files?.start();
   } catch (err) {
     // Leave nothing bound or ticking behind a failed start.
     publicListener.close();
     await tls?.close();
+    files?.close();
     await metricsServer?.close();
     admission.close?.();
     await relay.shutdown();
@@ -177,6 +196,7 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
     server,
     address,
     tls,
+    tlsFiles: files,
     http01Address,
     metricsAddress: metricsServer?.address,
     listeners: [publicListener, ...(metricsServer === undefined ? [] : [metricsServer.server]), ...(tls === undefined ? [] : [tls.http01])],
@@ -188,6 +208,7 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
         wss.close();
         server.closeAllConnections();
         await tls?.close();
+        files?.close();
         await closed;
         admission.close?.();
         await metricsServer?.close();
