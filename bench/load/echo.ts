@@ -1,11 +1,13 @@
 // Echo processes for the load benchmark.
 //   echo.js server <port>                 a plain ws echo server (the direct and nginx baselines)
 //   echo.js binaries <relayUrl> <ids,...>  one echo binary per server-id on the relay's /v1/server
+//                                         (wss:// trusts the certificate in BENCH_TLS_CA)
 // Both send every message straight back, same opcode, same bytes: the relay's
 // envelope to a binary is also a valid envelope from it. Sends made while
 // handling one socket read are corked into one writev, as in the generator.
 import { WebSocket, WebSocketServer } from 'ws';
 import { isMain, socketOf } from './proc.js';
+import { clientTls } from './secure.js';
 import { maskedCopy } from './wsframe.js';
 
 const TEXT = { binary: false } as const;
@@ -52,6 +54,7 @@ async function binaries(url: string, ids: string[]): Promise<void> {
         new Promise<void>((resolve, reject) => {
           const ws = new WebSocket(`${url}/v1/server`, {
             perMessageDeflate: false,
+            ...(url.startsWith('wss:') ? clientTls() : {}),
             headers: { 'x-pyrycode-server': id, 'x-pyrycode-version': 'bench', 'user-agent': 'bench-load' },
           });
           ws.once('open', () => {

@@ -11,8 +11,12 @@
 export type Target = 'relay' | 'direct' | 'nginx' | 'node-pipe' | 'ws-pipe';
 export const TARGETS: readonly Target[] = ['relay', 'direct', 'nginx', 'node-pipe', 'ws-pipe'];
 
-/** ws-pipe pairs one phone with one binary, so it only runs single-phone workloads. */
+/**
+ * ws-pipe pairs one phone with one binary, so it only runs single-phone workloads;
+ * workloads over TLS compare the relay with nginx only.
+ */
 export function runsOn(t: Target, w: Workload): boolean {
+  if (w.tls === true) return t === 'relay' || t === 'nginx';
   return t !== 'ws-pipe' || w.phonesPerServer === 1;
 }
 
@@ -23,6 +27,8 @@ export interface Workload {
   phonesPerServer: number;
   window: number;
   bytes: number;
+  /** Over TLS 1.3 (secure.ts): the relay terminates it itself, nginx in front of the echo server. */
+  tls?: boolean;
 }
 
 export const WORKLOADS: readonly Workload[] = [
@@ -30,6 +36,7 @@ export const WORKLOADS: readonly Workload[] = [
   { id: 'ii', title: 'throughput: 1×16, W=8, 1 KiB', servers: 1, phonesPerServer: 16, window: 8, bytes: 1024 },
   { id: 'iii', title: 'fan-out: 100×4, W=2, 1 KiB', servers: 100, phonesPerServer: 4, window: 2, bytes: 1024 },
   { id: 'iv', title: 'bytes: 1×4, W=4, 64 KiB', servers: 1, phonesPerServer: 4, window: 4, bytes: 65536 },
+  { id: 'ii-tls', title: 'throughput over TLS: 1×16, W=8, 1 KiB', servers: 1, phonesPerServer: 16, window: 8, bytes: 1024, tls: true },
 ];
 
 export interface Settings {
