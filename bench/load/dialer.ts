@@ -7,8 +7,8 @@
 //     redialling would.
 //   storm (vii): every phone (and, for the relay, every binary) dials at once;
 //     done when each phone has had its frame back. A phone that arrives before
-//     its binary gets the relay's 404 and redials after 100-300 ms, as the app
-//     does. Phones stay open until the end.
+//     its binary is closed by the relay with 4404 and redials after 100-300 ms,
+//     as the app does. Phones stay open until the end.
 // Prints one JSON line and exits.
 import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
@@ -35,7 +35,7 @@ export interface DialSpec {
 }
 
 export interface DialErrors {
-  /** Upgrade answered with a status other than 101 (404 during a storm is retried, not counted). */
+  /** Upgrade answered with a status other than 101, or closed 4404 (retried during a storm, not counted). */
   refused: number;
   /** TCP/TLS errors and connections closed before the echo. */
   failed: number;
@@ -48,7 +48,7 @@ export interface DialResult {
   seconds: number;
   cpuMs: Record<string, number>;
   errors: DialErrors;
-  /** Storm: phones redialled after a 404 (their binary was not there yet). */
+  /** Storm: phones redialled after a 4404 (their binary was not there yet). */
   retries: number;
   /** Storm: binaries that failed to connect. */
   binaryFailures: number;
@@ -98,7 +98,8 @@ function dial(spec: DialSpec, n: number, session: Buffer | undefined, onSession:
     });
     ws.once('unexpected-response', (_req, res) => finish({ kind: 'status', status: res.statusCode ?? 0 }));
     ws.on('error', () => finish({ kind: 'failed' }));
-    ws.once('close', () => finish({ kind: 'failed' }));
+    // 4404: the relay took the phone but its binary is not there (yet).
+    ws.once('close', (code: number) => finish(code === 4404 ? { kind: 'status', status: 4404 } : { kind: 'failed' }));
   });
 }
 
@@ -179,7 +180,7 @@ async function storm(spec: DialSpec): Promise<DialResult> {
         completed++;
         return;
       }
-      if (o.kind === 'status' && o.status === 404 && spec.relay) {
+      if (o.kind === 'status' && o.status === 4404 && spec.relay) {
         retries++;
         await sleep(100 + Math.random() * 200);
         continue;

@@ -2,10 +2,12 @@
 // from the environment so the suite can be smoke-run in seconds.
 //   BENCH_QUICK=1           short warm-up/duration, one run, small idle count
 //   BENCH_WARMUP_MS, BENCH_DURATION_MS, BENCH_RUNS
-//   BENCH_WORKLOADS=i,ii    subset of workloads (i..v)
+//   BENCH_WORKLOADS=i,ii    subset of workloads (i..v; secure: ii-tls, vi, vii, viii)
 //   BENCH_TARGETS=relay,nginx  subset of targets (relay, direct, nginx, node-pipe, ws-pipe)
 //   BENCH_IDLE_PHONES=19000 BENCH_IDLE_PROCS=4 BENCH_IDLE_HOLD_MS=12000
 //   BENCH_RESULTS_NAME=latest  file name under bench/results/
+// Secure workloads: BENCH_HANDSHAKE_CONCURRENCY=16 (vi), BENCH_STORM_PHONES=10000
+//   BENCH_STORM_SERVERS=500 (vii), BENCH_TLS_IDLE_PHONES=19000 (viii).
 // Relay process only: BENCH_RELAY_NODE_ARGS (node flags), BENCH_RELAY_NODE_PATH
 // (e.g. to try bufferutil), BENCH_RELAY_CLI (another build, see ab.ts).
 export type Target = 'relay' | 'direct' | 'nginx' | 'node-pipe' | 'ws-pipe';
@@ -51,6 +53,20 @@ export interface Settings {
   idleProcs: number;
   idleHoldMs: number;
   heartbeatMs: number;
+  secure: SecureSettings;
+}
+
+export interface SecureSettings {
+  /** (vi) handshake cost, full and resumed. */
+  handshakes: boolean;
+  /** (vii) reconnect storm. */
+  storm: boolean;
+  /** (viii) idle secure connections. */
+  idle: boolean;
+  concurrency: number;
+  stormPhones: number;
+  stormServers: number;
+  idlePhones: number;
 }
 
 function num(name: string, fallback: number): number {
@@ -63,7 +79,7 @@ function num(name: string, fallback: number): number {
 
 export function loadSettings(): Settings {
   const quick = process.env.BENCH_QUICK === '1';
-  const pick = (process.env.BENCH_WORKLOADS ?? 'i,ii,iii,iv,v').split(',').map((s) => s.trim());
+  const pick = (process.env.BENCH_WORKLOADS ?? 'i,ii,iii,iv,v,ii-tls,vi,vii,viii').split(',').map((s) => s.trim());
   const targets = (process.env.BENCH_TARGETS ?? TARGETS.join(',')).split(',').map((s) => s.trim()) as Target[];
   for (const t of targets) if (!TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
   return {
@@ -78,5 +94,14 @@ export function loadSettings(): Settings {
     idleProcs: num('BENCH_IDLE_PROCS', 4),
     idleHoldMs: num('BENCH_IDLE_HOLD_MS', quick ? 2500 : 12000),
     heartbeatMs: num('BENCH_HEARTBEAT_MS', quick ? 1000 : 5000),
+    secure: {
+      handshakes: pick.includes('vi'),
+      storm: pick.includes('vii'),
+      idle: pick.includes('viii'),
+      concurrency: num('BENCH_HANDSHAKE_CONCURRENCY', 16),
+      stormPhones: num('BENCH_STORM_PHONES', quick ? 300 : 10_000),
+      stormServers: num('BENCH_STORM_SERVERS', quick ? 15 : 500),
+      idlePhones: num('BENCH_TLS_IDLE_PHONES', quick ? 300 : 19_000),
+    },
   };
 }
