@@ -23,7 +23,7 @@ import type { Clock } from './relay/clock.js';
 import { Relay } from './relay/relay.js';
 import type { RegistryFactory } from './relay/registry.js';
 import { openFilesMode, type FilesMode } from './tls/files-mode.js';
-import { openTlsMode, type TlsMode, type TlsTunables } from './tls/tls-mode.js';
+import type { TlsMode, TlsTunables } from './tls/tls-mode.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -92,7 +92,10 @@ export async function startApp(config: RelayConfig, listenAt: ListenAddress, dep
   const metrics = deps.metrics ?? new RelayMetrics({ runtime: config.metricsListen !== undefined, push: deps.pushSettings !== undefined });
   // ACME mode checks the cache directory first (CacheDirError → exit 1) and serves TLS;
   // certificate-file mode checks the pair first (CertFileError → exit 1).
-  const tls = config.domain !== undefined ? await openTlsMode(config, deps.logger, deps.tls) : undefined;
+  // ACME mode's modules (acme-client and its HTTP stack) load only in ACME mode: the
+  // other modes would pay ~0.18 s of CPU and ~11 MiB of RSS at boot for them.
+  const tls =
+    config.domain !== undefined ? await (await import('./tls/tls-mode.js')).openTlsMode(config, deps.logger, deps.tls) : undefined;
   const files =
     config.tlsCert !== undefined && config.tlsKey !== undefined
       ? await openFilesMode({

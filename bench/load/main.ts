@@ -56,7 +56,8 @@ async function measure(): Promise<Saved> {
 /** (vi)-(viii): the relay and nginx over TLS, runs interleaved across the two. */
 async function measureSecure(s: Settings, log: (line: string) => void): Promise<SecureResults> {
   const out: SecureResults = { handshakes: [], storms: [], idle: [] };
-  const targets = (['relay', 'nginx'] as const).filter((t): t is SecureTarget => s.targets.includes(t));
+  const targets = (['relay', 'nginx', 'direct'] as const).filter((t): t is SecureTarget => s.targets.includes(t));
+  const idleTargets = (['relay', 'nginx'] as const).filter((t) => s.targets.includes(t));
   const c = s.secure;
   for (let r = 0; r < s.runs && c.handshakes; r++) {
     for (const resume of [false, true]) {
@@ -75,7 +76,7 @@ async function measureSecure(s: Settings, log: (line: string) => void): Promise<
     }
   }
   for (let r = 0; r < (s.quick ? 1 : Math.min(s.runs, 3)) && c.idle; r++) {
-    for (const t of targets) {
+    for (const t of idleTargets) {
       const res = await runIdle(c.idlePhones, s.idleProcs, s.idleHoldMs, s.heartbeatMs, r, { tls: true, target: t });
       out.idle.push(res);
       log(`(viii) ${t.padEnd(6)} run ${r + 1}: ${res.held}/${res.phones} held, ${res.kibPerPhone.toFixed(2)} KiB RSS/connection above empty, marginal ${res.marginalKibPerPhone.toFixed(2)}`);

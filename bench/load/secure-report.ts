@@ -11,7 +11,7 @@ export interface SecureResults {
   idle: IdleResult[];
 }
 
-const TARGETS: readonly SecureTarget[] = ['relay', 'nginx'];
+const TARGETS: readonly SecureTarget[] = ['relay', 'nginx', 'direct'];
 
 function cell(xs: number[], digits: number): string {
   const ok = xs.filter(Number.isFinite);

@@ -16,7 +16,8 @@ import { freePort, GENERATOR_CORE, spawnPinned, stop, TARGET_CORE, waitExit, wai
 
 const DIALER = fileURLToPath(new URL('./dialer.js', import.meta.url));
 
-export type SecureTarget = 'relay' | 'nginx';
+/** `direct`: the echo server itself over Node's TLS — the floor for any Node relay (not judged). */
+export type SecureTarget = 'relay' | 'nginx' | 'direct';
 
 export interface HandshakeResult {
   target: SecureTarget;
@@ -64,6 +65,12 @@ async function startTarget(target: SecureTarget, env: NodeJS.ProcessEnv, tls: Re
       await waitStdout(echo, 'ready');
     }
     return { url, targetPid: relay.pid, children };
+  }
+  if (target === 'direct') {
+    const echo = spawnPinned(TARGET_CORE, process.execPath, [ECHO, 'server', String(port)], { ...env, BENCH_TLS_CERT: tls.cert, BENCH_TLS_KEY: tls.key });
+    children.push(echo);
+    await waitStdout(echo, 'ready');
+    return { url: `wss://127.0.0.1:${port}`, targetPid: echo.pid, children };
   }
   const echoPort = await freePort();
   const echo = spawnPinned(GENERATOR_CORE, process.execPath, [ECHO, 'server', String(echoPort)]);
