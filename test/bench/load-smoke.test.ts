@@ -43,7 +43,7 @@ describe('bench:load smoke, secure workloads', () => {
       else assert.equal(h.resumedShare, 0);
     }
   });
-  for (const target of ['relay', 'nginx'] as const) {
+  for (const target of ['relay', 'nginx', 'direct'] as const) {
     test(`(vii) storm against ${target}: every phone paired and echoed`, { timeout: 60_000 }, async () => {
       const s = await runStorm(target, { phones: 40, servers: 4, run: 0 });
       assert.deepEqual(s.errors, { refused: 0, failed: 0, corrupt: 0 });
