@@ -25,7 +25,7 @@ export interface FilesMode {
   readonly reloader: CertFileReloader;
   readonly hostGate: HostGate;
   /** The serving certificate's expiry (ms since the epoch). */
-  notAfter(): number;
+  readonly notAfter: () => number;
   /** Starts watching the files. */
   start(): void;
   close(): void;
