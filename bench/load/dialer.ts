@@ -66,7 +66,8 @@ function sampleCpu(pids: Record<string, number>): Record<string, number> {
   return out;
 }
 
-type Outcome = { kind: 'ok'; resumed: boolean; ws: WebSocket } | { kind: 'status'; status: number } | { kind: 'failed' } | { kind: 'corrupt' };
+type Outcome =
+  { kind: 'ok'; resumed: boolean; ws: WebSocket } | { kind: 'status'; status: number } | { kind: 'failed' } | { kind: 'corrupt' };
 
 /** One phone: dial, send FRAME, wait for it back. `onSession` receives the TLS session ticket. */
 function dial(spec: DialSpec, n: number, session: Buffer | undefined, onSession: (s: Buffer) => void): Promise<Outcome> {

@@ -17,7 +17,9 @@ function cell(xs: number[], digits: number): string {
   const ok = xs.filter(Number.isFinite);
   if (ok.length === 0) return '–';
   const s = stat(ok);
-  return ok.length === 1 || s.min === s.max ? s.med.toFixed(digits) : `${s.med.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+  return ok.length === 1 || s.min === s.max
+    ? s.med.toFixed(digits)
+    : `${s.med.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
 }
 
 const med = (xs: number[]): number => stat(xs.filter(Number.isFinite)).med;
@@ -33,7 +35,10 @@ function table<T>(title: string, rows: Array<[string, (r: T) => number, number]>
 
 export function secureTables(r: SecureResults): string {
   const errs = (e: { refused: number; failed: number; corrupt: number }): number => e.refused + e.failed + e.corrupt;
-  const hs = (resume: boolean) => (t: SecureTarget): HandshakeResult[] => r.handshakes.filter((h) => h.target === t && h.resume === resume);
+  const hs =
+    (resume: boolean) =>
+    (t: SecureTarget): HandshakeResult[] =>
+      r.handshakes.filter((h) => h.target === t && h.resume === resume);
   const hsRows: Array<[string, (h: HandshakeResult) => number, number]> = [
     ['connections/s', (h) => h.connsPerSec, 0],
     ['target CPU µs per connection', (h) => h.cpuUsPerConn, 0],
@@ -80,11 +85,17 @@ export function secureChecks(r: SecureResults): Check[] {
     out.push({ name, value, limit, unit: '×', op: '≤', ok: value <= limit });
   };
   for (const resume of [false, true]) {
-    const of = (t: SecureTarget): number => med(r.handshakes.filter((h) => h.target === t && h.resume === resume).map((h) => h.cpuUsPerConn));
+    const of = (t: SecureTarget): number =>
+      med(r.handshakes.filter((h) => h.target === t && h.resume === resume).map((h) => h.cpuUsPerConn));
     ratio(`(vi) relay CPU/new connection ÷ nginx, ${resume ? 'resumed' : 'full handshake'}`, of('relay'), of('nginx'), 1.15);
   }
   const storm = (t: SecureTarget): StormResult[] => r.storms.filter((s) => s.target === t);
-  ratio('(vii) relay CPU/storm phone ÷ nginx', med(storm('relay').map((s) => s.cpuUsPerPhone)), med(storm('nginx').map((s) => s.cpuUsPerPhone)), 1.2);
+  ratio(
+    '(vii) relay CPU/storm phone ÷ nginx',
+    med(storm('relay').map((s) => s.cpuUsPerPhone)),
+    med(storm('nginx').map((s) => s.cpuUsPerPhone)),
+    1.2,
+  );
   if (storm('relay').length > 0) {
     const paired = Math.min(...storm('relay').map((s) => s.paired / s.phones));
     out.push({ name: '(vii) relay storm phones paired (worst run)', value: paired, limit: 1, unit: '×', op: '≥', ok: paired >= 1 });

@@ -51,7 +51,12 @@ interface Started {
 }
 
 /** A fresh target over TLS; with `binaries`, echo binaries for those server-ids are connected first (relay). */
-async function startTarget(target: SecureTarget, env: NodeJS.ProcessEnv, tls: ReturnType<typeof makeBenchCert>, opts: { binaries?: string[]; nofile?: number; relayExtra?: string[] }): Promise<Started> {
+async function startTarget(
+  target: SecureTarget,
+  env: NodeJS.ProcessEnv,
+  tls: ReturnType<typeof makeBenchCert>,
+  opts: { binaries?: string[]; nofile?: number; relayExtra?: string[] },
+): Promise<Started> {
   const children: Child[] = [];
   const port = await freePort();
   if (target === 'relay') {
@@ -67,7 +72,11 @@ async function startTarget(target: SecureTarget, env: NodeJS.ProcessEnv, tls: Re
     return { url, targetPid: relay.pid, children };
   }
   if (target === 'direct') {
-    const echo = spawnPinned(TARGET_CORE, process.execPath, [ECHO, 'server', String(port)], { ...env, BENCH_TLS_CERT: tls.cert, BENCH_TLS_KEY: tls.key });
+    const echo = spawnPinned(TARGET_CORE, process.execPath, [ECHO, 'server', String(port)], {
+      ...env,
+      BENCH_TLS_CERT: tls.cert,
+      BENCH_TLS_KEY: tls.key,
+    });
     children.push(echo);
     await waitStdout(echo, 'ready');
     return { url: `wss://127.0.0.1:${port}`, targetPid: echo.pid, children };
@@ -92,7 +101,11 @@ function sources(run: number, salt: number, n = 8): string[] {
   return Array.from({ length: n }, (_, i) => `127.${10 + salt}.${1 + (run % 250)}.${2 + i}`);
 }
 
-export async function runHandshakes(target: SecureTarget, resume: boolean, o: { concurrency: number; warmupMs: number; durationMs: number; run: number }): Promise<HandshakeResult> {
+export async function runHandshakes(
+  target: SecureTarget,
+  resume: boolean,
+  o: { concurrency: number; warmupMs: number; durationMs: number; run: number },
+): Promise<HandshakeResult> {
   const tls = makeBenchCert();
   const env = tlsEnv(tls);
   const ids = ['bench-hs0', 'bench-hs1', 'bench-hs2', 'bench-hs3'];
@@ -101,8 +114,16 @@ export async function runHandshakes(target: SecureTarget, resume: boolean, o: { 
     t = await startTarget(target, env, tls, { binaries: ids });
     const res = await dialer(
       {
-        mode: 'handshakes', url: t.url, relay: target === 'relay', serverIds: ids, localAddresses: sources(o.run, resume ? 1 : 0),
-        pids: { target: t.targetPid }, resume, concurrency: o.concurrency, warmupMs: o.warmupMs, durationMs: o.durationMs,
+        mode: 'handshakes',
+        url: t.url,
+        relay: target === 'relay',
+        serverIds: ids,
+        localAddresses: sources(o.run, resume ? 1 : 0),
+        pids: { target: t.targetPid },
+        resume,
+        concurrency: o.concurrency,
+        warmupMs: o.warmupMs,
+        durationMs: o.durationMs,
       },
       env,
       o.warmupMs + o.durationMs + 60_000,
@@ -134,7 +155,15 @@ export async function runStorm(target: SecureTarget, o: { phones: number; server
     // Let the fresh process settle so its boot is not counted.
     await new Promise((r) => setTimeout(r, 500));
     const res = await dialer(
-      { mode: 'storm', url: t.url, relay: target === 'relay', serverIds: ids, localAddresses: sources(o.run, 2, 16), pids: { target: t.targetPid }, phones: o.phones },
+      {
+        mode: 'storm',
+        url: t.url,
+        relay: target === 'relay',
+        serverIds: ids,
+        localAddresses: sources(o.run, 2, 16),
+        pids: { target: t.targetPid },
+        phones: o.phones,
+      },
       env,
       600_000,
     );

@@ -77,7 +77,11 @@ function parseChain(file: string, text: string): { certs: X509Certificate[]; pem
   // Leaf first, each certificate issued by the next: a reordered chain fails only in clients.
   for (let i = 0; i + 1 < certs.length; i++) {
     if (!certs[i]!.checkIssued(certs[i + 1]!)) {
-      throw new CertFileError('tls-cert', file, `certificate ${i + 2} did not issue certificate ${i + 1} (the leaf must come first, then its issuers in order)`);
+      throw new CertFileError(
+        'tls-cert',
+        file,
+        `certificate ${i + 2} did not issue certificate ${i + 1} (the leaf must come first, then its issuers in order)`,
+      );
     }
   }
   return { certs, pems };

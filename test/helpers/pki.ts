@@ -27,7 +27,8 @@ export async function newKey(path: string, type: KeyType, opts: { traditional?: 
   const enc = opts.passphrase === undefined ? [] : ['-aes256', '-pass', `pass:${opts.passphrase}`];
   await openssl(['genpkey', ...alg, ...enc, '-out', path]);
   // PKCS#1 "RSA PRIVATE KEY" / SEC1 "EC PRIVATE KEY", the forms older tools write.
-  if (opts.traditional === true) await openssl(type === 'rsa' ? ['rsa', '-in', path, '-out', path, '-traditional'] : ['ec', '-in', path, '-out', path]);
+  if (opts.traditional === true)
+    await openssl(type === 'rsa' ? ['rsa', '-in', path, '-out', path, '-traditional'] : ['ec', '-in', path, '-out', path]);
 }
 
 /** openssl ca's date form. */
@@ -107,8 +108,21 @@ export class TestPki {
     const root = { cert: join(dir, 'root.pem'), key: join(dir, 'root.key'), pem: '' };
     await newKey(root.key, 'ec');
     await openssl([
-      'req', '-x509', '-new', '-key', root.key, '-subj', '/CN=Relay Test Root', '-days', '30', '-out', root.cert,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      root.key,
+      '-subj',
+      '/CN=Relay Test Root',
+      '-days',
+      '30',
+      '-out',
+      root.cert,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ]);
     root.pem = await readFile(root.cert, 'utf8');
     const pki = new TestPki(dir, root, { cert: join(dir, 'inter.pem'), key: join(dir, 'inter.key'), pem: '' });
@@ -126,8 +140,25 @@ export class TestPki {
     await writeFile(join(this.dir, 'serial'), serial.toUpperCase() + '\n');
     await openssl(
       [
-        'ca', '-batch', '-notext', '-config', join(this.dir, 'ca.cnf'), '-cert', issuer.cert, '-keyfile', issuer.key,
-        '-in', csr, '-out', out, '-extensions', ext, '-startdate', asn1Time(from), '-enddate', asn1Time(to),
+        'ca',
+        '-batch',
+        '-notext',
+        '-config',
+        join(this.dir, 'ca.cnf'),
+        '-cert',
+        issuer.cert,
+        '-keyfile',
+        issuer.key,
+        '-in',
+        csr,
+        '-out',
+        out,
+        '-extensions',
+        ext,
+        '-startdate',
+        asn1Time(from),
+        '-enddate',
+        asn1Time(to),
       ],
       { SAN: san || 'DNS:unused.invalid' },
     );

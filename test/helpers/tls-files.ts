@@ -30,7 +30,15 @@ export function servedSerial(client: TestClient): string {
 export function httpsStatus(port: number, path: string, opts: { ca: string; servername?: string; host?: string }): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, ca: opts.ca, servername: opts.servername, headers: opts.host === undefined ? {} : { host: opts.host }, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        ca: opts.ca,
+        servername: opts.servername,
+        headers: opts.host === undefined ? {} : { host: opts.host },
+        agent: false,
+      },
       (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);

@@ -42,7 +42,11 @@ describe('certificate files', () => {
   });
 
   test('RSA keys load, PKCS#8 and PKCS#1 ("RSA PRIVATE KEY"), and SEC1 ("EC PRIVATE KEY")', async () => {
-    for (const opts of [{ key: 'rsa' as const }, { key: 'rsa' as const, traditionalKey: true }, { key: 'ec' as const, traditionalKey: true }]) {
+    for (const opts of [
+      { key: 'rsa' as const },
+      { key: 'rsa' as const, traditionalKey: true },
+      { key: 'ec' as const, traditionalKey: true },
+    ]) {
       const leaf = await pki.leaf(opts);
       const label = /-----BEGIN ([A-Z ]+)-----/.exec(await readFile(leaf.key, 'utf8'))?.[1];
       assert.equal(label, opts.traditionalKey === true ? `${opts.key.toUpperCase()} PRIVATE KEY` : 'PRIVATE KEY');

@@ -87,7 +87,15 @@ describe('certificate-file mode: the CLI', () => {
     await symlink(join(store, 'cert.pem'), join(live, 'cert.pem'));
     await symlink(join(store, 'key.pem'), join(live, 'key.pem'));
     const port = await freePort();
-    const child = spawnCli(['--tls-cert', join(live, 'cert.pem'), '--tls-key', join(live, 'key.pem'), '--https-listen', `127.0.0.1:${port}`, ...FAST]);
+    const child = spawnCli([
+      '--tls-cert',
+      join(live, 'cert.pem'),
+      '--tls-key',
+      join(live, 'key.pem'),
+      '--https-listen',
+      `127.0.0.1:${port}`,
+      ...FAST,
+    ]);
     try {
       await waitForStderr(child, /"event":"relay_started"/);
       const started = events(child.out.stderr).find((e) => e.event === 'relay_started')!;

@@ -58,7 +58,13 @@ describe('certificate-file mode', () => {
     assert.equal((await handshake(relay.port, { ca: pki.root.pem, servername: NAME })).protocol, 'TLSv1.3');
     assert.equal((await handshake(relay.port, { ca: pki.root.pem, servername: NAME, maxVersion: 'TLSv1.2' })).protocol, 'TLSv1.2');
     await assert.rejects(
-      handshake(relay.port, { ca: pki.root.pem, servername: NAME, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }),
+      handshake(relay.port, {
+        ca: pki.root.pem,
+        servername: NAME,
+        minVersion: 'TLSv1',
+        maxVersion: 'TLSv1.1',
+        ciphers: 'DEFAULT@SECLEVEL=0',
+      }),
     );
     p.binary.close();
     p.phone.close();
@@ -83,7 +89,7 @@ describe('certificate-file mode', () => {
     assert.ok(took >= relay.config.headerTimeoutMs - 50 && took < relay.config.headerTimeoutMs + 2000, `${took} ms`);
   });
 
-  test('the expiry series is the serving certificate\'s notAfter', async () => {
+  test("the expiry series is the serving certificate's notAfter", async () => {
     const text = await scrape(relay.app.metricsAddress!.port);
     assert.equal(cells(text).get(EXPIRY), Math.floor(relay.app.tlsFiles!.reloader.pair.notAfter / 1000));
     assert.match(text, new RegExp(`# TYPE ${EXPIRY} gauge`));
@@ -113,11 +119,18 @@ describe('certificate-file mode', () => {
     const before = relay.events().length;
     await replaceFile(other.key, leaf.key); // the key alone: it does not match the certificate in service
     await eventually(
-      () => relay.events().slice(before).some((e) => e.event === 'tls_cert_reload_failed'),
+      () =>
+        relay
+          .events()
+          .slice(before)
+          .some((e) => e.event === 'tls_cert_reload_failed'),
       5000,
       'reload failure logged',
     );
-    const failure = relay.events().slice(before).find((e) => e.event === 'tls_cert_reload_failed')!;
+    const failure = relay
+      .events()
+      .slice(before)
+      .find((e) => e.event === 'tls_cert_reload_failed')!;
     assert.equal(failure.level, 'error');
     assert.deepEqual([failure.flag, failure.file, failure.serial], ['tls-key', leaf.key, serving]);
     assert.equal(failure.reason, `does not match the certificate in ${leaf.cert}`);
@@ -126,7 +139,13 @@ describe('certificate-file mode', () => {
     // The same bad pair seen again (another event in the directory) is not logged again.
     await replaceFile(other.key, leaf.key);
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(relay.events().slice(before).filter((e) => e.event === 'tls_cert_reload_failed').length, 1);
+    assert.equal(
+      relay
+        .events()
+        .slice(before)
+        .filter((e) => e.event === 'tls_cert_reload_failed').length,
+      1,
+    );
     await replaceFile(other.cert, leaf.cert);
     await eventually(() => current() === other.serial, 5000, 'the good pair installed');
     assert.equal((await handshake(relay.port, { ca: pki.root.pem, servername: NAME })).serial, other.serial);
@@ -134,12 +153,20 @@ describe('certificate-file mode', () => {
 
   test('an expired replacement is refused, the pair in service stays', async () => {
     const serving = current();
-    const expired = await pki.leaf({ dns: [NAME], notBefore: new Date(Date.now() - 5 * 86_400_000), notAfter: new Date(Date.now() - 60_000) });
+    const expired = await pki.leaf({
+      dns: [NAME],
+      notBefore: new Date(Date.now() - 5 * 86_400_000),
+      notAfter: new Date(Date.now() - 60_000),
+    });
     const before = relay.events().length;
     await replaceFile(expired.key, leaf.key);
     await replaceFile(expired.cert, leaf.cert);
     await eventually(
-      () => relay.events().slice(before).some((e) => e.event === 'tls_cert_reload_failed' && /^certificate expired/.test(String(e.reason))),
+      () =>
+        relay
+          .events()
+          .slice(before)
+          .some((e) => e.event === 'tls_cert_reload_failed' && /^certificate expired/.test(String(e.reason))),
       5000,
       'expired pair refused',
     );
