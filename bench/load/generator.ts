@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { Histogram } from './histogram.js';
 import { makeFrame, readSeq, SEQ_DIGITS, SEQ_OFFSET, stampSeq } from './frames.js';
 import { cpuMs, isMain, socketOf } from './proc.js';
+import { clientTls } from './secure.js';
 import { MaskedFrame } from './wsframe.js';
 
 export interface GeneratorSpec {
@@ -67,7 +68,8 @@ class Phone {
     const headers = spec.relay
       ? { 'x-pyrycode-server': serverId, 'x-pyrycode-token': 'bench', 'user-agent': 'bench-load', 'x-pyrycode-device-name': `p${n}` }
       : {};
-    this.ws = new WebSocket(spec.relay ? `${spec.url}/v1/client` : spec.url, { headers, perMessageDeflate: false });
+    const tls = spec.url.startsWith('wss:') ? clientTls() : {};
+    this.ws = new WebSocket(spec.relay ? `${spec.url}/v1/client` : spec.url, { headers, perMessageDeflate: false, ...tls });
     this.ws.on('message', (data: Buffer) => this.onMessage(data));
     this.ws.on('close', () => {
       if (running) errors.closed++;

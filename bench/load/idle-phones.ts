@@ -2,8 +2,10 @@
 // one 127.0.0.x source address (a few hundred handshakes at a time), prints
 // "open N" and then just holds them — ws answers the relay's pings — until
 // SIGTERM, when it prints "closed K" (phones the relay dropped meanwhile).
+// A wss:// URL dials TLS 1.3 trusting the certificate in BENCH_TLS_CA.
 import WebSocket from 'ws';
 import { isMain } from './proc.js';
+import { clientTls } from './secure.js';
 
 const CONCURRENT_HANDSHAKES = 200;
 
@@ -16,6 +18,7 @@ async function main(url: string, serverId: string, count: number, localAddress: 
       const ws = new WebSocket(`${url}/v1/client`, {
         perMessageDeflate: false,
         localAddress,
+        ...(url.startsWith('wss:') ? clientTls() : {}),
         headers: { 'x-pyrycode-server': serverId, 'x-pyrycode-token': 'bench', 'user-agent': 'bench-idle', 'x-pyrycode-device-name': `i${i}` },
       });
       ws.once('open', () => resolve());

@@ -8,14 +8,22 @@
 // cost per phone (second half only) is reported too: it excludes one-off heap
 // growth (V8's young generation grows to its cap under the handshake burst),
 // which the "above empty" figure spreads over the phones.
+// Secure (viii): the same over TLS 1.3 (secure.ts), against the relay terminating
+// TLS itself or nginx terminating it in front of the echo server; for nginx the
+// RSS is its worker's (which holds the TLS and upstream sockets), per connection.
 import { fileURLToPath } from 'node:url';
 import { ECHO, relayArgs, relayEnv } from './run.js';
+import { startNginx, type Nginx } from './nginx.js';
 import { statusKiB } from './proc.js';
+import { makeBenchCert, removeBenchCert, tlsEnv } from './secure.js';
 import { freePort, GENERATOR_CORE, spawnPinned, stop, TARGET_CORE, waitPort, waitStdout, type Child } from './spawn.js';
 
 const IDLE_PHONES = fileURLToPath(new URL('./idle-phones.js', import.meta.url));
 
 export interface IdleResult {
+  /** Secure runs: which process was measured (absent: the relay, plain). */
+  target?: 'relay' | 'nginx';
+  tls?: boolean;
   phones: number;
   held: number;
   emptyRssKiB: number;
@@ -31,20 +39,45 @@ export interface IdleResult {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** `run` picks fresh 127.0.0.x source addresses so a previous run's TIME_WAIT sockets never collide. */
-export async function runIdle(phones: number, procs: number, holdMs: number, heartbeatMs: number, run = 0): Promise<IdleResult> {
+export async function runIdle(
+  phones: number,
+  procs: number,
+  holdMs: number,
+  heartbeatMs: number,
+  run = 0,
+  opts: { tls?: boolean; target?: 'relay' | 'nginx' } = {},
+): Promise<IdleResult> {
   const children: Child[] = [];
+  const tls = opts.tls === true ? makeBenchCert() : undefined;
+  const env = tls === undefined ? process.env : tlsEnv(tls);
+  const target = opts.target ?? 'relay';
+  let nginx: Nginx | undefined;
   try {
     const port = await freePort();
     const hb = `${heartbeatMs}ms`;
-    const relay = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port, ['--heartbeat-interval', hb, '--heartbeat-timeout', hb, '--header-timeout', '60s']), relayEnv());
-    children.push(relay);
-    await waitPort(port);
-    const url = `ws://127.0.0.1:${port}`;
-    const echo = spawnPinned(GENERATOR_CORE, process.execPath, [ECHO, 'binaries', url, 'bench-idle']);
-    children.push(echo);
-    await waitStdout(echo, 'ready');
+    let url: string;
+    let measured: number;
+    if (target === 'relay') {
+      const args = relayArgs(port, ['--heartbeat-interval', hb, '--heartbeat-timeout', hb, '--header-timeout', '60s'], tls);
+      const relay = spawnPinned(TARGET_CORE, process.execPath, args, relayEnv());
+      children.push(relay);
+      await waitPort(port);
+      url = `${tls === undefined ? 'ws' : 'wss'}://127.0.0.1:${port}`;
+      const echo = spawnPinned(GENERATOR_CORE, process.execPath, [ECHO, 'binaries', url, 'bench-idle'], env);
+      children.push(echo);
+      await waitStdout(echo, 'ready');
+      measured = relay.pid;
+    } else {
+      const echoPort = await freePort();
+      const echo = spawnPinned(GENERATOR_CORE, process.execPath, [ECHO, 'server', String(echoPort)]);
+      children.push(echo);
+      await waitStdout(echo, 'ready');
+      nginx = await startNginx(TARGET_CORE, port, echoPort, 2 * phones + 1000, tls);
+      url = `${tls === undefined ? 'ws' : 'wss'}://127.0.0.1:${port}`;
+      measured = nginx.workerPid;
+    }
     await sleep(1000);
-    const emptyRssKiB = statusKiB(relay.pid, 'VmRSS');
+    const emptyRssKiB = statusKiB(measured, 'VmRSS');
 
     const hold = Math.max(holdMs, 2 * heartbeatMs + 1000);
     const gens: Child[] = [];
@@ -56,7 +89,9 @@ export async function runIdle(phones: number, procs: number, holdMs: number, hea
       const t0 = Date.now();
       const batch: Child[] = [];
       for (let i = from; i < to; i++) {
-        const g = spawnPinned(GENERATOR_CORE, process.execPath, [IDLE_PHONES, url, 'bench-idle', String(counts[i]), `127.0.${1 + run}.${2 + i}`]);
+        // Secure runs take their own 127.x range: a plain run's sockets may still be in TIME_WAIT.
+        const src = `127.${tls === undefined ? 0 : target === 'relay' ? 30 : 31}.${1 + run}.${2 + i}`;
+        const g = spawnPinned(GENERATOR_CORE, process.execPath, [IDLE_PHONES, url, 'bench-idle', String(counts[i]), src], env);
         batch.push(g);
         gens.push(g);
         children.push(g);
@@ -67,10 +102,10 @@ export async function runIdle(phones: number, procs: number, holdMs: number, hea
       return counts.slice(from, to).reduce((a, b) => a + b, 0);
     };
     await openProcs(0, half);
-    const halfRssKiB = statusKiB(relay.pid, 'VmRSS');
+    const halfRssKiB = statusKiB(measured, 'VmRSS');
     const secondHalf = await openProcs(half, procs);
-    const loadedRssKiB = statusKiB(relay.pid, 'VmRSS');
-    const peakRssKiB = statusKiB(relay.pid, 'VmHWM');
+    const loadedRssKiB = statusKiB(measured, 'VmRSS');
+    const peakRssKiB = statusKiB(measured, 'VmHWM');
     let dropped = 0;
     for (const g of gens) {
       await stop(g);
@@ -78,6 +113,7 @@ export async function runIdle(phones: number, procs: number, holdMs: number, hea
       dropped += m === null ? phones : Number(m[1]);
     }
     return {
+      ...(opts.tls === true || opts.target !== undefined ? { target, tls: tls !== undefined } : {}),
       phones,
       held: phones - dropped,
       emptyRssKiB,
@@ -89,6 +125,8 @@ export async function runIdle(phones: number, procs: number, holdMs: number, hea
       connectSeconds,
     };
   } finally {
+    await nginx?.stop();
     for (const c of children.reverse()) await stop(c);
+    if (tls !== undefined) removeBenchCert(tls);
   }
 }

@@ -1,7 +1,8 @@
 // `npm run bench:load`: runs every selected workload against the relay and the
 // two baselines (direct echo server, nginx in front of it), each configuration
 // BENCH_RUNS times with runs interleaved across targets so machine noise hits
-// all of them alike, then the idle-capacity run; prints the tables and target
+// all of them alike, then the idle-capacity run, then the secure workloads
+// (vi)-(viii) against the relay and nginx over TLS 1.3; prints the tables and target
 // ratios and writes bench/results/latest.{json,md,svg}. Exits 1 on any frame
 // error or failed run. See settings.ts for the environment knobs.
 // BENCH_REPORT_FROM=bench/results/latest.json re-renders a saved run without measuring.
@@ -10,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { runIdle, type IdleResult } from './idle.js';
 import { checks, checksTable, markdownTables, svgChart } from './report.js';
 import { runOnce, type Measurement } from './run.js';
+import { secureChecks, secureTables, type SecureResults } from './secure-report.js';
+import { runHandshakes, runStorm, type SecureTarget } from './secure-runs.js';
 import { loadSettings, runsOn, type Settings } from './settings.js';
 
 const RESULTS = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
@@ -19,6 +22,8 @@ interface Saved {
   settings: Settings;
   measurements: Measurement[];
   idle: IdleResult[];
+  /** Absent in runs saved before the secure workloads existed. */
+  secure?: SecureResults;
 }
 
 async function measure(): Promise<Saved> {
@@ -44,15 +49,49 @@ async function measure(): Promise<Saved> {
       log(`(v) idle run ${r + 1}: ${res.held}/${res.phones} phones held, ${res.kibPerPhone.toFixed(2)} KiB RSS/phone above empty, marginal ${res.marginalKibPerPhone.toFixed(2)} (empty ${res.emptyRssKiB} KiB, loaded ${res.loadedRssKiB} KiB)`);
     }
   }
-  return { when: new Date().toISOString(), settings: s, measurements: all, idle };
+  const secure = await measureSecure(s, log);
+  return { when: new Date().toISOString(), settings: s, measurements: all, idle, secure };
+}
+
+/** (vi)-(viii): the relay and nginx over TLS, runs interleaved across the two. */
+async function measureSecure(s: Settings, log: (line: string) => void): Promise<SecureResults> {
+  const out: SecureResults = { handshakes: [], storms: [], idle: [] };
+  const targets = (['relay', 'nginx', 'direct'] as const).filter((t): t is SecureTarget => s.targets.includes(t));
+  const idleTargets = (['relay', 'nginx'] as const).filter((t) => s.targets.includes(t));
+  const c = s.secure;
+  for (let r = 0; r < s.runs && c.handshakes; r++) {
+    for (const resume of [false, true]) {
+      for (const t of targets) {
+        const h = await runHandshakes(t, resume, { concurrency: c.concurrency, warmupMs: s.warmupMs, durationMs: s.durationMs, run: r });
+        out.handshakes.push(h);
+        log(`(vi) ${t.padEnd(6)} ${resume ? 'resumed' : 'full   '} run ${r + 1}: ${h.connsPerSec.toFixed(0)} conn/s, ${h.cpuUsPerConn.toFixed(0)} µs CPU/conn, resumed ${(100 * h.resumedShare).toFixed(0)} %, errors ${JSON.stringify(h.errors)}`);
+      }
+    }
+  }
+  for (let r = 0; r < Math.min(s.runs, 3) && c.storm; r++) {
+    for (const t of targets) {
+      const st = await runStorm(t, { phones: c.stormPhones, servers: c.stormServers, run: r });
+      out.storms.push(st);
+      log(`(vii) ${t.padEnd(6)} run ${r + 1}: ${st.paired}/${st.phones} phones in ${st.seconds.toFixed(1)} s, ${st.cpuUsPerPhone.toFixed(0)} µs CPU/phone, ${st.retries} 4404 redials, errors ${JSON.stringify(st.errors)}`);
+    }
+  }
+  for (let r = 0; r < (s.quick ? 1 : Math.min(s.runs, 3)) && c.idle; r++) {
+    for (const t of idleTargets) {
+      const res = await runIdle(c.idlePhones, s.idleProcs, s.idleHoldMs, s.heartbeatMs, r, { tls: true, target: t });
+      out.idle.push(res);
+      log(`(viii) ${t.padEnd(6)} run ${r + 1}: ${res.held}/${res.phones} held, ${res.kibPerPhone.toFixed(2)} KiB RSS/connection above empty, marginal ${res.marginalKibPerPhone.toFixed(2)}`);
+    }
+  }
+  return out;
 }
 
 async function main(): Promise<number> {
   const from = process.env.BENCH_REPORT_FROM;
   const saved = from === undefined ? await measure() : (JSON.parse(readFileSync(from, 'utf8')) as Saved);
   const { when, settings: s, measurements: all, idle } = saved;
+  const secure = saved.secure ?? { handshakes: [], storms: [], idle: [] };
   const idleMed = [...idle].sort((a, b) => a.kibPerPhone - b.kibPerPhone)[idle.length >> 1];
-  const cs = checks(all, idleMed?.kibPerPhone);
+  const cs = [...checks(all, idleMed?.kibPerPhone), ...secureChecks(secure)];
   const idleMd = idle.length === 0 ? '' : [
     '#### (v) idle capacity',
     '',
@@ -68,6 +107,7 @@ async function main(): Promise<number> {
     '',
     markdownTables(all, s.workloads, s.targets),
     idleMd,
+    secureTables(secure),
     '#### Targets',
     '',
     checksTable(cs),
@@ -77,9 +117,10 @@ async function main(): Promise<number> {
   mkdirSync(RESULTS, { recursive: true });
   const prefix = process.env.BENCH_RESULTS_NAME ?? (from !== undefined ? from.replace(/^.*\//, '').replace(/\.json$/, '') : s.quick ? 'quick' : 'latest');
   writeFileSync(`${RESULTS}${prefix}.md`, md);
-  writeFileSync(`${RESULTS}${prefix}.json`, `${JSON.stringify({ when, settings: s, measurements: all, idle, checks: cs }, null, 1)}\n`);
+  writeFileSync(`${RESULTS}${prefix}.json`, `${JSON.stringify({ when, settings: s, measurements: all, idle, secure, checks: cs }, null, 1)}\n`);
   if (all.length > 0) writeFileSync(`${RESULTS}${prefix}.svg`, svgChart(all, s.workloads, s.targets, `pyrycode-relay load benchmark, ${when}`));
-  const errors = all.some((m) => m.errors > 0) || idle.some((r) => r.droppedDuringHold > 0);
+  const secureErrors = [...secure.handshakes, ...secure.storms].some((x) => x.errors.refused + x.errors.failed + x.errors.corrupt > 0);
+  const errors = all.some((m) => m.errors > 0) || idle.some((r) => r.droppedDuringHold > 0) || secure.idle.some((r) => r.droppedDuringHold > 0) || secureErrors;
   return errors ? 1 : 0;
 }
 

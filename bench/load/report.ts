@@ -118,6 +118,7 @@ export function checks(all: Measurement[], idleKiBPerPhone: number | undefined):
   difference('(i) relay p50 − ws-pipe p50 (proposed)', 'i', 'ws-pipe', p50, 30);
   ratio('(i) relay p99 ÷ nginx p99', 'i', 'nginx', p99, 2);
   ratio('(iv) relay round trips/s ÷ nginx', 'iv', 'nginx', rt, 0.9, true);
+  ratio('(ii) over TLS: relay CPU/frame ÷ nginx', 'ii-tls', 'nginx', cpu, 1.5);
   if (idleKiBPerPhone !== undefined) {
     out.push({ name: '(v) relay RSS per idle phone', value: idleKiBPerPhone, limit: 7, unit: 'KiB', op: '≤', ok: idleKiBPerPhone <= 7 });
   }

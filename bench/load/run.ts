@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { GeneratorResult, GeneratorSpec } from './generator.js';
 import { startNginx, type Nginx } from './nginx.js';
 import { statusKiB } from './proc.js';
+import { makeBenchCert, removeBenchCert, tlsEnv, type BenchTls } from './secure.js';
 import type { Target, Workload } from './settings.js';
 import { freePort, GENERATOR_CORE, spawnPinned, stop, TARGET_CORE, waitExit, waitPort, waitStdout, type Child } from './spawn.js';
 
@@ -40,7 +41,7 @@ export function relayEnv(): NodeJS.ProcessEnv {
 /** V8 flags the relay ships with (docs/performance.md, workload v). */
 export const DEPLOYED_NODE_ARGS = '--max-semi-space-size=4';
 
-export function relayArgs(port: number, extra: string[] = []): string[] {
+export function relayArgs(port: number, extra: string[] = [], tls?: BenchTls): string[] {
   // The relay runs with the node flags it is deployed with (bin shebang, Dockerfile,
   // systemd unit); BENCH_RELAY_NODE_ARGS replaces them (e.g. '' or --cpu-prof).
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? DEPLOYED_NODE_ARGS).split(' ').filter((a) => a !== '');
@@ -48,7 +49,9 @@ export function relayArgs(port: number, extra: string[] = []): string[] {
   return [
     ...nodeArgs,
     process.env.BENCH_RELAY_CLI ?? RELAY_CLI,
-    '--insecure-listen', `127.0.0.1:${port}`,
+    ...(tls === undefined
+      ? ['--insecure-listen', `127.0.0.1:${port}`]
+      : ['--tls-cert', tls.cert, '--tls-key', tls.key, '--https-listen', `127.0.0.1:${port}`]),
     '--log-level', 'warn',
     '--metrics-listen', '',
     '--max-connections', '1000000',
@@ -62,6 +65,10 @@ export function relayArgs(port: number, extra: string[] = []): string[] {
 export async function runOnce(target: Target, w: Workload, warmupMs: number, durationMs: number): Promise<Measurement> {
   const children: Child[] = [];
   let nginx: Nginx | undefined;
+  const tls = w.tls === true ? makeBenchCert() : undefined;
+  const scheme = tls === undefined ? 'ws' : 'wss';
+  // Every benchmark process that dials over TLS reads the certificate from BENCH_TLS_CA.
+  const dialEnv = tls === undefined ? process.env : tlsEnv(tls);
   try {
     const serverIds = Array.from({ length: w.servers }, (_, i) => `bench-s${i}`);
     let url: string;
@@ -70,12 +77,12 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
     if (target === 'relay' || target === 'ws-pipe') {
       const port = await freePort();
       const relay = target === 'relay'
-        ? spawnPinned(TARGET_CORE, process.execPath, relayArgs(port), relayEnv())
+        ? spawnPinned(TARGET_CORE, process.execPath, relayArgs(port, [], tls), relayEnv())
         : spawnPinned(TARGET_CORE, process.execPath, [WS_PIPE, String(port)]);
       children.push(relay);
       await waitPort(port);
-      url = `ws://127.0.0.1:${port}`;
-      const echo = spawnPinned(GENERATOR_CORE, process.execPath, [ECHO, 'binaries', url, serverIds.join(',')]);
+      url = `${scheme}://127.0.0.1:${port}`;
+      const echo = spawnPinned(GENERATOR_CORE, process.execPath, [ECHO, 'binaries', url, serverIds.join(',')], dialEnv);
       children.push(echo);
       await waitStdout(echo, 'ready');
       targetPid = relay.pid;
@@ -100,8 +107,8 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
         targetPid = pipe.pid;
       } else {
         const port = await freePort();
-        nginx = await startNginx(TARGET_CORE, port, echoPort);
-        url = `ws://127.0.0.1:${port}`;
+        nginx = await startNginx(TARGET_CORE, port, echoPort, 20000, tls);
+        url = `${scheme}://127.0.0.1:${port}`;
         targetPid = nginx.workerPid;
       }
     }
@@ -116,7 +123,7 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
       durationMs,
       pids: { target: targetPid, echo: echoPid },
     };
-    const gen = spawnPinned(GENERATOR_CORE, process.execPath, [GENERATOR, JSON.stringify(spec)]);
+    const gen = spawnPinned(GENERATOR_CORE, process.execPath, [GENERATOR, JSON.stringify(spec)], dialEnv);
     const code = await waitExit(gen, warmupMs + durationMs + 60_000);
     if (code !== 0) throw new Error(`generator failed (${code}): ${gen.stderr}`);
     const res = JSON.parse(gen.stdout.trim().split('\n').pop()!) as GeneratorResult;
@@ -145,5 +152,6 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
   } finally {
     await nginx?.stop();
     for (const c of children.reverse()) await stop(c);
+    if (tls !== undefined) removeBenchCert(tls);
   }
 }

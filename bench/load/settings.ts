@@ -2,17 +2,23 @@
 // from the environment so the suite can be smoke-run in seconds.
 //   BENCH_QUICK=1           short warm-up/duration, one run, small idle count
 //   BENCH_WARMUP_MS, BENCH_DURATION_MS, BENCH_RUNS
-//   BENCH_WORKLOADS=i,ii    subset of workloads (i..v)
+//   BENCH_WORKLOADS=i,ii    subset of workloads (i..v; secure: ii-tls, vi, vii, viii)
 //   BENCH_TARGETS=relay,nginx  subset of targets (relay, direct, nginx, node-pipe, ws-pipe)
 //   BENCH_IDLE_PHONES=19000 BENCH_IDLE_PROCS=4 BENCH_IDLE_HOLD_MS=12000
 //   BENCH_RESULTS_NAME=latest  file name under bench/results/
+// Secure workloads: BENCH_HANDSHAKE_CONCURRENCY=16 (vi), BENCH_STORM_PHONES=10000
+//   BENCH_STORM_SERVERS=500 (vii), BENCH_TLS_IDLE_PHONES=19000 (viii).
 // Relay process only: BENCH_RELAY_NODE_ARGS (node flags), BENCH_RELAY_NODE_PATH
 // (e.g. to try bufferutil), BENCH_RELAY_CLI (another build, see ab.ts).
 export type Target = 'relay' | 'direct' | 'nginx' | 'node-pipe' | 'ws-pipe';
 export const TARGETS: readonly Target[] = ['relay', 'direct', 'nginx', 'node-pipe', 'ws-pipe'];
 
-/** ws-pipe pairs one phone with one binary, so it only runs single-phone workloads. */
+/**
+ * ws-pipe pairs one phone with one binary, so it only runs single-phone workloads;
+ * workloads over TLS compare the relay with nginx only.
+ */
 export function runsOn(t: Target, w: Workload): boolean {
+  if (w.tls === true) return t === 'relay' || t === 'nginx';
   return t !== 'ws-pipe' || w.phonesPerServer === 1;
 }
 
@@ -23,6 +29,8 @@ export interface Workload {
   phonesPerServer: number;
   window: number;
   bytes: number;
+  /** Over TLS 1.3 (secure.ts): the relay terminates it itself, nginx in front of the echo server. */
+  tls?: boolean;
 }
 
 export const WORKLOADS: readonly Workload[] = [
@@ -30,6 +38,7 @@ export const WORKLOADS: readonly Workload[] = [
   { id: 'ii', title: 'throughput: 1×16, W=8, 1 KiB', servers: 1, phonesPerServer: 16, window: 8, bytes: 1024 },
   { id: 'iii', title: 'fan-out: 100×4, W=2, 1 KiB', servers: 100, phonesPerServer: 4, window: 2, bytes: 1024 },
   { id: 'iv', title: 'bytes: 1×4, W=4, 64 KiB', servers: 1, phonesPerServer: 4, window: 4, bytes: 65536 },
+  { id: 'ii-tls', title: 'throughput over TLS: 1×16, W=8, 1 KiB', servers: 1, phonesPerServer: 16, window: 8, bytes: 1024, tls: true },
 ];
 
 export interface Settings {
@@ -44,6 +53,20 @@ export interface Settings {
   idleProcs: number;
   idleHoldMs: number;
   heartbeatMs: number;
+  secure: SecureSettings;
+}
+
+export interface SecureSettings {
+  /** (vi) handshake cost, full and resumed. */
+  handshakes: boolean;
+  /** (vii) reconnect storm. */
+  storm: boolean;
+  /** (viii) idle secure connections. */
+  idle: boolean;
+  concurrency: number;
+  stormPhones: number;
+  stormServers: number;
+  idlePhones: number;
 }
 
 function num(name: string, fallback: number): number {
@@ -56,7 +79,7 @@ function num(name: string, fallback: number): number {
 
 export function loadSettings(): Settings {
   const quick = process.env.BENCH_QUICK === '1';
-  const pick = (process.env.BENCH_WORKLOADS ?? 'i,ii,iii,iv,v').split(',').map((s) => s.trim());
+  const pick = (process.env.BENCH_WORKLOADS ?? 'i,ii,iii,iv,v,ii-tls,vi,vii,viii').split(',').map((s) => s.trim());
   const targets = (process.env.BENCH_TARGETS ?? TARGETS.join(',')).split(',').map((s) => s.trim()) as Target[];
   for (const t of targets) if (!TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
   return {
@@ -71,5 +94,14 @@ export function loadSettings(): Settings {
     idleProcs: num('BENCH_IDLE_PROCS', 4),
     idleHoldMs: num('BENCH_IDLE_HOLD_MS', quick ? 2500 : 12000),
     heartbeatMs: num('BENCH_HEARTBEAT_MS', quick ? 1000 : 5000),
+    secure: {
+      handshakes: pick.includes('vi'),
+      storm: pick.includes('vii'),
+      idle: pick.includes('viii'),
+      concurrency: num('BENCH_HANDSHAKE_CONCURRENCY', 16),
+      stormPhones: num('BENCH_STORM_PHONES', quick ? 300 : 10_000),
+      stormServers: num('BENCH_STORM_SERVERS', quick ? 15 : 500),
+      idlePhones: num('BENCH_TLS_IDLE_PHONES', quick ? 300 : 19_000),
+    },
   };
 }

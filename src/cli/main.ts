@@ -10,6 +10,7 @@ import { homedir, hostname } from 'node:os';
 import { startApp, type RunningApp } from '../app.js';
 import { RedisUnavailableError, RedisVersionError } from '../cluster/redis-client.js';
 import { CacheDirError } from '../tls/cache-dir.js';
+import { CertFileError } from '../tls/file-certs.js';
 import { runBootChecks, type BootFacts } from '../ops/boot-checks.js';
 import type { RelayEnvironment } from '../ops/env.js';
 import { parseCommandLine, UsageError, type RelayConfig } from '../ops/config.js';
@@ -69,7 +70,7 @@ async function run(parsed: RelayConfig, logger: Logger): Promise<number> {
   const listenAt = config.insecureListen ?? config.httpsListen;
   let app: RunningApp;
   try {
-    // --https-proxy-protocol (ACME mode only): the PROXY v2 header comes before the TLS handshake.
+    // --https-proxy-protocol (TLS modes only): the PROXY v2 header comes before the TLS handshake.
     app = await startApp(config, listenAt, {
       logger,
       proxyProtocol: config.httpsProxyProtocol ? {} : undefined,
@@ -89,6 +90,10 @@ async function run(parsed: RelayConfig, logger: Logger): Promise<number> {
       logger.error('boot_refused', { flag: 'cert-cache', dir: err.dir, reason: err.message });
       return EXIT_RUNTIME;
     }
+    if (err instanceof CertFileError) {
+      logger.error('boot_refused', { flag: err.flag, file: err.file, reason: err.reason });
+      return EXIT_RUNTIME;
+    }
     logger.error('listen_failed', { err: errText(err) });
     return EXIT_RUNTIME;
   }
@@ -105,6 +110,9 @@ async function run(parsed: RelayConfig, logger: Logger): Promise<number> {
     };
     process.on('SIGTERM', () => drain(EXIT_OK, 'SIGTERM'));
     process.on('SIGINT', () => drain(EXIT_OK, 'SIGINT'));
+    // Certificate-file mode: SIGHUP rereads the pair (other modes keep the default: exit).
+    const files = app.tlsFiles;
+    if (files !== undefined) process.on('SIGHUP', () => void files.reloader.reload('SIGHUP'));
     for (const listener of app.listeners) {
       listener.on('error', (err) => {
         logger.error('listener_failed', { err: errText(err) });
@@ -115,6 +123,8 @@ async function run(parsed: RelayConfig, logger: Logger): Promise<number> {
     // test) may send SIGTERM the moment it reads this line.
     if (config.insecureListen !== undefined) {
       logger.info('relay_started', { version: VERSION, mode: 'insecure', addr: listenAt.text });
+    } else if (files !== undefined) {
+      logger.info('relay_started', { version: VERSION, mode: 'tls-files', addr: listenAt.text, file: config.tlsCert });
     } else {
       logger.info('relay_started', { version: VERSION, mode: 'tls', addr: listenAt.text, domain: config.domain });
       logger.info('http01_listening', { addr: config.httpListen.text });

@@ -15,7 +15,7 @@ import { canonicalForWs, checkHandshake } from './handshake.js';
 import { checkUpgradeHeaders, type Endpoint } from './headers.js';
 import { healthBody, writeHealth, type ClusterHealth } from './healthz.js';
 import { rejectUpgrade } from './raw-response.js';
-import { hostMatches } from './host.js';
+import type { HostGate } from './host.js';
 
 export interface RouterOptions {
   relay: Relay;
@@ -26,8 +26,8 @@ export interface RouterOptions {
   maxMessageBytes: number;
   /** How long a close handshake may wait for the peer. */
   closeTimeoutMs?: number;
-  /** ACME mode: requests whose Host is not this domain get 421 (operations.md §8). */
-  domain?: string;
+  /** TLS modes: requests whose Host the gate refuses get 421 (operations.md §8). */
+  hostGate?: HostGate;
   /** Cluster mode: /healthz keys, and 503 to upgrades while the node is fenced. */
   cluster?: ClusterHealth;
 }
@@ -62,7 +62,8 @@ export function attachRouter(server: Server, opts: RouterOptions): WebSocketServ
     closeTimeout: opts.closeTimeoutMs ?? 5000,
   } as ConstructorParameters<typeof WebSocketServer>[0]);
 
-  const misdirected = (req: IncomingMessage): boolean => opts.domain !== undefined && !hostMatches(req.headers.host, opts.domain);
+  const { hostGate } = opts;
+  const misdirected = (req: IncomingMessage): boolean => hostGate !== undefined && !hostGate(req.headers.host);
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (misdirected(req)) {

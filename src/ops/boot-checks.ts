@@ -69,7 +69,7 @@ export function checkProductionListen(environment: RelayEnvironment, config: Rel
   return refused({
     flag: 'insecure-listen',
     env_var: ENV_PRODUCTION,
-    reason: `--insecure-listen is refused in production mode; use --domain, or unset ${ENV_PRODUCTION}`,
+    reason: `--insecure-listen is refused in production mode; use --domain or --tls-cert/--tls-key, or unset ${ENV_PRODUCTION}`,
   });
 }
 

@@ -75,6 +75,12 @@ export const LOG_EVENTS = [
   'cert_sync_failed',
   'cert_issuer_busy',
   'cert_lock_lost',
+  // certificate-file mode
+  'tls_cert_loaded',
+  'tls_cert_reloaded',
+  'tls_cert_unchanged',
+  'tls_cert_reload_failed',
+  'tls_watch_failed',
 ] as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[number];

@@ -36,6 +36,9 @@ export const LOG_KEYS = [
   // cluster mode: this node's --node-id, and a peer node's ref (never a metric label)
   'node',
   'peer',
+  // certificate-file mode: which file, and the serving certificate's serial
+  'file',
+  'serial',
   // ACME mode: the problem type of a failed issuance (urn:ietf:params:acme:error:…)
   'acme_error',
 ] as const;

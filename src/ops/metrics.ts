@@ -228,4 +228,20 @@ export class RelayMetrics {
     });
     if (opts.runtime === true) collectDefaultMetrics({ register: r, prefix: 'pyrycode_relay_' });
   }
+
+  /**
+   * TLS modes: the serving certificate's expiry (notAfter, ms since the epoch;
+   * undefined while ACME mode has none yet) as a Unix-time gauge, read at scrape time.
+   */
+  exposeCertExpiry(notAfter: () => number | undefined): void {
+    new Gauge({
+      name: 'pyrycode_relay_tls_cert_expiry_timestamp_seconds',
+      help: 'Expiry (notAfter) of the certificate served to new TLS handshakes, as a Unix time; 0 while there is none.',
+      registers: [this.registry],
+      collect() {
+        const t = notAfter();
+        this.set(t === undefined ? 0 : Math.floor(t / 1000));
+      },
+    });
+  }
 }

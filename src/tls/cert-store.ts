@@ -22,7 +22,7 @@ export interface CertBundle {
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?\r?\n-----END \1-----/g;
 
-function pemBlocks(text: string): Array<{ label: string; pem: string }> {
+export function pemBlocks(text: string): Array<{ label: string; pem: string }> {
   return [...text.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1] ?? '', pem: m[0] }));
 }
 

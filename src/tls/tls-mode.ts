@@ -1,12 +1,10 @@
 // ACME mode (operations.md §8) assembled: checks the cache directory, builds the
-// HTTPS server the router attaches to (TLS 1.2 minimum, certificate chosen per
+// HTTPS server the router attaches to (https-server.ts; certificate chosen per
 // handshake by the CertManager), and the HTTP-01 listener. The caller listens on
 // `server` (or on a PROXY protocol front that feeds it) and then calls start().
 // Where certificates and challenges live is an option: the directory cache and
 // memory on a single relay, Redis and an issuer lock in a cluster (AcmeSharing).
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import type { RelayConfig } from '../ops/config.js';
 import type { Logger } from '../ops/logger.js';
@@ -16,6 +14,7 @@ import { DirCertStore, type CertStore } from './cert-store.js';
 import { MemoryChallenges, type ChallengeStore } from './challenges.js';
 import { createHttp01Server } from './http01.js';
 import type { CertPeers } from './issuer-lock.js';
+import { createRelayHttpsServer } from './https-server.js';
 
 /** Internal tunables (not flags); tests shorten them. */
 export interface TlsTunables {
@@ -52,37 +51,6 @@ export interface TlsMode {
   close(): Promise<void>;
 }
 
-const tupleOf = (s: Socket): string => `${s.remoteAddress}|${s.remotePort}|${s.localAddress}|${s.localPort}`;
-
-/**
- * Slow-loris guard for the handshake (relay-behaviour.md §6): the TLS handshake
- * must finish within the header timeout of the TCP accept — an absolute
- * deadline, unlike Node's idle handshakeTimeout, which a trickled ClientHello
- * keeps extending — plus the first-certificate wait while no certificate
- * exists. header-timeout.ts then bounds the request headers. Accepted and
- * secured sockets are matched by their address 4-tuple (unique while open).
- */
-function guardHandshake(server: HttpsServer, headerTimeoutMs: number, extraWaitMs: () => number): void {
-  const pending = new Map<string, NodeJS.Timeout>();
-  // Prepended so the raw socket is seen before the TLS layer takes it over.
-  server.prependListener('connection', (raw: Socket) => {
-    const key = tupleOf(raw);
-    // A leftover entry for the same 4-tuple belongs to a connection that is gone.
-    clearTimeout(pending.get(key));
-    const timer: NodeJS.Timeout = setTimeout(() => {
-      if (pending.get(key) === timer) pending.delete(key);
-      raw.destroy();
-    }, headerTimeoutMs + extraWaitMs());
-    timer.unref();
-    pending.set(key, timer);
-  });
-  server.on('secureConnection', (socket: TLSSocket) => {
-    const key = tupleOf(socket);
-    clearTimeout(pending.get(key));
-    pending.delete(key);
-  });
-}
-
 export async function openTlsMode(
   config: RelayConfig,
   logger: Logger,
@@ -105,13 +73,12 @@ export async function openTlsMode(
     ...tunables,
   });
   const handshakeWaitMs = tunables.handshakeWaitMs ?? CERT_DEFAULTS.handshakeWaitMs;
-  const https: HttpsServer = createHttpsServer({
-    minVersion: 'TLSv1.2',
-    SNICallback: certs.sniCallback,
-    // Node's own (idle) handshake timer as a backstop; guardHandshake sets the real deadline.
-    handshakeTimeout: handshakeWaitMs + config.headerTimeoutMs,
+  const https = createRelayHttpsServer({
+    certificate: { SNICallback: certs.sniCallback },
+    headerTimeoutMs: config.headerTimeoutMs,
+    maxExtraWaitMs: handshakeWaitMs,
+    extraWaitMs: () => (certs.notAfter === undefined ? handshakeWaitMs : 0),
   });
-  guardHandshake(https, config.headerTimeoutMs, () => (certs.notAfter === undefined ? handshakeWaitMs : 0));
   const http01 = createHttp01Server(challenges, config.headerTimeoutMs);
   return {
     server: https as unknown as HttpServer,

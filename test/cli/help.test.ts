@@ -20,7 +20,7 @@ test('usage lines come first and include the probe subcommand', () => {
   assert.match(text, /^ {2}pyrycode-relay --domain <name> \[flags\]/m);
   assert.match(text, /^ {2}pyrycode-relay --insecure-listen <addr> \[flags\]/m);
   assert.match(text, /^ {2}pyrycode-relay probe /m);
-  assert.match(text, /exactly one of --domain or --insecure-listen is required/i);
+  assert.match(text, /exactly one of --domain, --tls-cert\/--tls-key or --insecure-listen is required/i);
 });
 
 test('topics appear in order, each with a heading', () => {

@@ -61,6 +61,8 @@ const DEFAULTS: Omit<RelayConfig, 'given'> = {
   httpsListen: { host: undefined, port: 443, text: ':443' },
   httpListen: { host: undefined, port: 80, text: ':80' },
   certCache: '/home/relay/.pyrycode-relay/certs',
+  tlsCert: undefined,
+  tlsKey: undefined,
   metricsListen: { host: '127.0.0.1', port: 9090, text: '127.0.0.1:9090' },
   trustXForwardedFor: false,
   httpsProxyProtocol: false,
@@ -325,7 +327,7 @@ test('probe routes the rest of the arguments', async (t) => {
 // Mode: --domain xor --insecure-listen
 
 test('exactly one of --domain / --insecure-listen', async (t) => {
-  await t.test('neither', () => usage([], 'domain', /exactly one of --domain or --insecure-listen/));
+  await t.test('neither', () => usage([], 'domain', /exactly one of --domain, --tls-cert\/--tls-key or --insecure-listen/));
   await t.test('neither, with other flags', () => usage(['--max-connections=5'], 'domain', /exactly one/));
   await t.test('both', () => usage([...ACME, ...INSECURE], 'insecure-listen', /mutually exclusive/));
   await t.test('both, other order', () => usage([...INSECURE, ...ACME], 'insecure-listen', /mutually exclusive/));
@@ -357,6 +359,29 @@ test('--insecure-listen excludes explicitly given ACME-only flags', async (t) =>
     const cfg = run([...ACME, '--http-listen=:8080', '--https-listen=:8443', '--https-proxy-protocol']);
     assert.deepEqual([...cfg.given].sort(), ['domain', 'http-listen', 'https-listen', 'https-proxy-protocol']);
   });
+});
+
+test('certificate-file mode: --tls-cert and --tls-key', async (t) => {
+  const FILES = ['--tls-cert', '/etc/relay/chain.pem', '--tls-key', '/etc/relay/key.pem'];
+  await t.test('both give the mode, on --https-listen', () => {
+    const cfg = run([...FILES, '--https-listen=:8443', '--https-proxy-protocol']);
+    assert.deepEqual([cfg.tlsCert, cfg.tlsKey, cfg.domain, cfg.insecureListen], ['/etc/relay/chain.pem', '/etc/relay/key.pem', undefined, undefined]);
+    assert.equal(cfg.httpsListen.port, 8443);
+    assert.equal(cfg.httpsProxyProtocol, true);
+  });
+  await t.test('a leading ~/ is the home directory', () => {
+    const cfg = run(['--tls-cert=~/c.pem', '--tls-key=~/k.pem']);
+    assert.deepEqual([cfg.tlsCert, cfg.tlsKey], [`${HOME}/c.pem`, `${HOME}/k.pem`]);
+  });
+  await t.test('one without the other', () => {
+    usage(['--tls-cert', '/c.pem'], 'tls-key', /--tls-cert and --tls-key go together/);
+    usage(['--tls-key', '/k.pem'], 'tls-cert', /go together/);
+    usage(['--tls-key', '/k.pem', ...INSECURE], 'tls-cert', /go together/);
+  });
+  await t.test('empty paths', () => usage(['--tls-cert=', '--tls-key=/k.pem'], 'tls-cert', /must not be empty/));
+  await t.test('with --domain', () => usage([...FILES, ...ACME], 'domain', /mutually exclusive/));
+  await t.test('with --insecure-listen', () => usage([...INSECURE, ...FILES], 'insecure-listen', /mutually exclusive/));
+  await t.test('with --http-listen (no ACME challenges to answer)', () => usage([...FILES, '--http-listen=:80'], 'http-listen', /only applies with --domain/));
 });
 
 // ---------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ import { after, before, describe, test } from 'node:test';
 import { DOMAIN, httpGet, httpsGet, peerCertificate, startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
 import { connectBinary, connectPhone, newServerId } from '../helpers/clients.js';
 import { PEBBLE_LISTENER_CA } from '../helpers/pebble.js';
-import { spawnCli, waitExit, waitForStderr } from '../helpers/process.js';
+import { cells, scrape } from '../helpers/http.js';
+import { freePort, spawnCli, waitExit, waitForStderr } from '../helpers/process.js';
 
 /** Offers only TLS 1.0/1.1 (which this client could speak); returns the error code. */
 function tls11Refusal(port: number, rootPem: string): Promise<string> {
@@ -130,11 +131,16 @@ describe('TLS with ACME (pebble)', () => {
 
   test('a restart reuses the cached certificate while the ACME server is down', async () => {
     await env.pebble.stop();
-    const child = spawnCli(env.args(['--header-timeout', '1s']), { NODE_EXTRA_CA_CERTS: PEBBLE_LISTENER_CA });
+    const metricsPort = await freePort();
+    const child = spawnCli(env.args(['--header-timeout', '1s', '--metrics-listen', `127.0.0.1:${metricsPort}`]), { NODE_EXTRA_CA_CERTS: PEBBLE_LISTENER_CA });
     try {
       await waitForStderr(child, /cert_loaded/);
       const cert = await peerCertificate(env.httpsPort, firstRoot);
       assert.equal(cert.serialNumber, firstSerial);
+      // The expiry series is the served certificate's notAfter.
+      await waitForStderr(child, /metrics_listening/);
+      const expiry = cells(await scrape(metricsPort)).get('pyrycode_relay_tls_cert_expiry_timestamp_seconds');
+      assert.equal(expiry, Math.floor(Date.parse(cert.valid_to) / 1000));
       assert.equal(await tls11Refusal(env.httpsPort, firstRoot), 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
       // No SNI, or another name: no certificate is offered (as with Go's autocert).
       await assert.rejects(handshakeWith({ host: '127.0.0.1', port: env.httpsPort, ca: firstRoot }));

@@ -3,22 +3,38 @@
 import { UsageError } from './errors.js';
 import type { RelayConfig } from './relay-config.js';
 
-const ACME_ONLY = ['https-listen', 'http-listen', 'https-proxy-protocol'] as const;
+const TLS_ONLY = ['https-listen', 'http-listen', 'https-proxy-protocol'] as const;
 
 export function checkCrossFlagRules(config: RelayConfig, homedir: string): void {
   const { given } = config;
-  if (config.domain === undefined && config.insecureListen === undefined) {
-    throw new UsageError('exactly one of --domain or --insecure-listen is required', 'domain');
+  // Certificate-file mode: both files or neither.
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    const missing = config.tlsCert === undefined ? 'tls-cert' : 'tls-key';
+    throw new UsageError('--tls-cert and --tls-key go together; give both', missing);
+  }
+  const files = config.tlsCert !== undefined;
+  if (config.domain === undefined && config.insecureListen === undefined && !files) {
+    throw new UsageError('exactly one of --domain, --tls-cert/--tls-key or --insecure-listen is required', 'domain');
   }
   if (config.domain !== undefined && config.insecureListen !== undefined) {
     throw new UsageError('--domain and --insecure-listen are mutually exclusive; give exactly one', 'insecure-listen');
   }
+  if (files && config.domain !== undefined) {
+    throw new UsageError('--tls-cert/--tls-key and --domain are mutually exclusive (certificates from files or from ACME)', 'domain');
+  }
+  if (files && config.insecureListen !== undefined) {
+    throw new UsageError('--tls-cert/--tls-key and --insecure-listen are mutually exclusive; give exactly one', 'insecure-listen');
+  }
   if (config.insecureListen !== undefined) {
-    for (const acmeOnly of ACME_ONLY) {
-      if (given.has(acmeOnly)) {
-        throw new UsageError(`--${acmeOnly} cannot be combined with --insecure-listen (it only applies with --domain)`, acmeOnly);
+    for (const tlsOnly of TLS_ONLY) {
+      if (given.has(tlsOnly)) {
+        throw new UsageError(`--${tlsOnly} cannot be combined with --insecure-listen (it only applies with --domain or --tls-cert)`, tlsOnly);
       }
     }
+  }
+  // No HTTP-01 listener without ACME: a given --http-listen would silently open nothing.
+  if (files && given.has('http-listen')) {
+    throw new UsageError('--http-listen only applies with --domain (certificate-file mode answers no ACME challenges)', 'http-listen');
   }
   if (config.domain !== undefined && homedir === '' && (config.certCache === '~' || config.certCache.startsWith('~/'))) {
     throw new UsageError('--cert-cache: cannot expand ~ without a home directory; give an absolute path', 'cert-cache');

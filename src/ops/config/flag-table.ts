@@ -154,6 +154,13 @@ function listenAddress(check?: (a: ListenAddress) => void): (text: string) => Li
   };
 }
 
+/** A certificate or key path; a leading ~/ means the home directory, as for --cert-cache. */
+function pemPath(s: string, ctx: Ctx): string {
+  if (s === '') throw new Rule('must not be empty');
+  if (ctx.homedir !== '' && s.startsWith('~/')) return join(ctx.homedir, s.slice(2));
+  return s;
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 function isLogLevel(s: string): s is LogLevel {
@@ -182,7 +189,7 @@ const CONFIG_FLAGS = [
     topic: 'Listeners',
     type: 'listen-address',
     default: undefined,
-    help: 'plain HTTP/WS listen address (e.g. :8080 or 127.0.0.1:8080), for running behind a TLS-terminating proxy; excludes --domain, --https-listen, --http-listen and --https-proxy-protocol',
+    help: 'plain HTTP/WS listen address (e.g. :8080 or 127.0.0.1:8080), for running behind a TLS-terminating proxy; excludes --domain, --tls-cert, --https-listen, --http-listen and --https-proxy-protocol',
     validate: listenAddress(),
   }),
   defineFlag({
@@ -191,7 +198,7 @@ const CONFIG_FLAGS = [
     topic: 'Listeners',
     type: 'listen-address',
     default: ':443',
-    help: 'TLS listen address (ACME mode)',
+    help: 'TLS listen address (ACME and certificate-file modes)',
     validate: listenAddress(),
   }),
   defineFlag({
@@ -258,6 +265,25 @@ const CONFIG_FLAGS = [
     },
   }),
 
+  defineFlag({
+    name: 'tls-cert',
+    key: 'tlsCert',
+    topic: 'TLS/ACME',
+    type: 'string',
+    default: undefined,
+    help: 'PEM certificate chain file (leaf first) to serve instead of ACME; needs --tls-key; excludes --domain and --insecure-listen; reloaded on change and SIGHUP',
+    validate: pemPath,
+  }),
+  defineFlag({
+    name: 'tls-key',
+    key: 'tlsKey',
+    topic: 'TLS/ACME',
+    type: 'string',
+    default: undefined,
+    help: 'PEM private key file (RSA or ECDSA, unencrypted) for --tls-cert',
+    validate: pemPath,
+  }),
+
   // Admission
   defineFlag({
     name: 'trust-x-forwarded-for',
@@ -274,7 +300,7 @@ const CONFIG_FLAGS = [
     topic: 'Admission',
     type: 'bool',
     default: 'false',
-    help: 'require a PROXY protocol v2 header on every TLS connection (ACME mode)',
+    help: 'require a PROXY protocol v2 header on every TLS connection (ACME and certificate-file modes)',
     validate: asIs,
   }),
   defineFlag({

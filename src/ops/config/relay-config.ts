@@ -24,6 +24,9 @@ export interface FlagValues {
   httpsListen: ListenAddress;
   httpListen: ListenAddress;
   certCache: string;
+  /** Certificate-file mode: the PEM chain and key (both or neither; excludes domain). */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
   /** undefined when disabled with --metrics-listen="" */
   metricsListen: ListenAddress | undefined;
   trustXForwardedFor: boolean;
