@@ -67,7 +67,13 @@ async function settleKeys(dbsize: () => Promise<number>, want: number, ms: numbe
   }
 }
 
-export async function runClusterIdle(nodes: number, phonesPerNode: number, servers: number, holdMs: number, heartbeatMs: number): Promise<ClusterIdleResult> {
+export async function runClusterIdle(
+  nodes: number,
+  phonesPerNode: number,
+  servers: number,
+  holdMs: number,
+  heartbeatMs: number,
+): Promise<ClusterIdleResult> {
   const hb = `${heartbeatMs}ms`;
   const cluster = await startCluster({
     nodes,
@@ -98,7 +104,13 @@ export async function runClusterIdle(nodes: number, phonesPerNode: number, serve
     for (let n = 0; n < nodes; n++) {
       for (let k = 0; k < 2; k++) {
         if (perProc[k] === 0) continue;
-        const g = spawnPinned(GENERATOR_CORE, process.execPath, [IDLE_PHONES, cluster.urls[n]!, ids.join(','), String(perProc[k]), `127.0.${10 + n}.${2 + k}`]);
+        const g = spawnPinned(GENERATOR_CORE, process.execPath, [
+          IDLE_PHONES,
+          cluster.urls[n]!,
+          ids.join(','),
+          String(perProc[k]),
+          `127.0.${10 + n}.${2 + k}`,
+        ]);
         children.push(g);
         gens.push(g);
       }
@@ -127,11 +139,23 @@ export async function runClusterIdle(nodes: number, phonesPerNode: number, serve
     const keysAfterNodes = await settleKeys(dbsize, 0, 5000);
     const leftAfterNodes = (await allKeys(cluster.admin)).slice(0, 20);
     return {
-      nodes, servers, phones, held: phones - dropped,
-      baseUsedBytes, loadedUsedBytes, bytesPerPhone: phones > 0 ? (loadedUsedBytes - baseUsedBytes) / phones : NaN,
-      keysWithBinaries, keysLoaded, keysAfterPhones, keysAfterBinaries, keysAfterNodes,
-      leftAfterBinaries: left.slice(0, 20), stateKeysLeft, leftAfterNodes,
-      connectSeconds, droppedDuringHold: dropped,
+      nodes,
+      servers,
+      phones,
+      held: phones - dropped,
+      baseUsedBytes,
+      loadedUsedBytes,
+      bytesPerPhone: phones > 0 ? (loadedUsedBytes - baseUsedBytes) / phones : NaN,
+      keysWithBinaries,
+      keysLoaded,
+      keysAfterPhones,
+      keysAfterBinaries,
+      keysAfterNodes,
+      leftAfterBinaries: left.slice(0, 20),
+      stateKeysLeft,
+      leftAfterNodes,
+      connectSeconds,
+      droppedDuringHold: dropped,
     };
   } finally {
     for (const c of children.reverse()) await stop(c);

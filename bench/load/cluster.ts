@@ -32,9 +32,24 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   try {
     const redisPort = await freePort();
     const redis = spawnPinned(TARGET_CORE, '/usr/bin/redis-server', [
-      '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--protected-mode', 'no', '--daemonize', 'no', '--logfile', '', '--loglevel', 'warning',
-      '--maxclients', '10000',
+      '--port',
+      String(redisPort),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'no',
+      '--daemonize',
+      'no',
+      '--logfile',
+      '',
+      '--loglevel',
+      'warning',
+      '--maxclients',
+      '10000',
     ]);
     children.push(redis);
     await waitPort(redisPort);
@@ -44,10 +59,20 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     // One after another: each joins before it listens (cluster.md §1).
     for (let i = 0; i < opts.nodes; i++) {
       const port = await freePort();
-      const node = spawnPinned(TARGET_CORE, process.execPath, relayArgs(port, [
-        '--node-id', `bench-n${i}`, '--cluster-prefix', 'bench', '--cluster-node-ttl', opts.nodeTtl ?? '30s',
-        ...(opts.extra ?? []),
-      ]), env);
+      const node = spawnPinned(
+        TARGET_CORE,
+        process.execPath,
+        relayArgs(port, [
+          '--node-id',
+          `bench-n${i}`,
+          '--cluster-prefix',
+          'bench',
+          '--cluster-node-ttl',
+          opts.nodeTtl ?? '30s',
+          ...(opts.extra ?? []),
+        ]),
+        env,
+      );
       children.push(node);
       nodes.push(node);
       await waitPort(port, 20_000);
@@ -57,7 +82,11 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     await admin.connect();
     const a = admin;
     return {
-      redis, redisPort, nodes, urls, admin: a,
+      redis,
+      redisPort,
+      nodes,
+      urls,
+      admin: a,
       async stop() {
         a.disconnect();
         for (const c of [...children].reverse()) await stop(c);
@@ -99,8 +128,25 @@ export async function commandCalls(r: Redis): Promise<Map<string, number>> {
  * own top-level commands are EVALSHA/EVAL and the bus's PUBLISH/SUBSCRIBE/PING.
  */
 export const SCRIPT_INTERNAL = new Set([
-  'del', 'hdel', 'hget', 'hgetall', 'hlen', 'hmget', 'hset', 'incr', 'pexpire', 'sadd', 'set', 'smembers', 'srem',
-  'time', 'zadd', 'zcount', 'zrangebyscore', 'zrem', 'zscore',
+  'del',
+  'hdel',
+  'hget',
+  'hgetall',
+  'hlen',
+  'hmget',
+  'hset',
+  'incr',
+  'pexpire',
+  'sadd',
+  'set',
+  'smembers',
+  'srem',
+  'time',
+  'zadd',
+  'zcount',
+  'zrangebyscore',
+  'zrem',
+  'zscore',
 ]);
 
 /** Commands the benchmark itself sends on its admin connection. */

@@ -206,7 +206,12 @@ async function drive(spec: DriverSpec): Promise<DriverResult> {
   for (let i = 0; i < spec.latencySamples; i++) hist.record(await firstFrame(b, spec.phoneUrl, spec.connects + i));
   redis?.disconnect();
   b.ws.terminate();
-  return { connectRoundTrips, disconnectRoundTrips, backgroundPerSec, firstFrameUs: { p50: hist.quantile(0.5), p90: hist.quantile(0.9), p99: hist.quantile(0.99) } };
+  return {
+    connectRoundTrips,
+    disconnectRoundTrips,
+    backgroundPerSec,
+    firstFrameUs: { p50: hist.quantile(0.5), p90: hist.quantile(0.9), p99: hist.quantile(0.99) },
+  };
 }
 
 function perPhone(by: Record<string, number> | undefined, n: number): Record<string, number> | undefined {
@@ -214,7 +219,12 @@ function perPhone(by: Record<string, number> | undefined, n: number): Record<str
 }
 
 /** One lifecycle run of `target`: fresh processes, the driver on the generator core. */
-export async function runLifecycle(target: LifecycleTarget, connects: number, latencySamples: number, backgroundMs = 3000): Promise<LifecycleResult> {
+export async function runLifecycle(
+  target: LifecycleTarget,
+  connects: number,
+  latencySamples: number,
+  backgroundMs = 3000,
+): Promise<LifecycleResult> {
   let cluster: Cluster | undefined;
   let relay: Child | undefined;
   try {
