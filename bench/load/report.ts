@@ -272,15 +272,16 @@ export function clusterCpuTable(all: Measurement[], workloads: Workload[]): stri
       const ms = select(all, w.id, t).filter((m) => m.cpuUsPerFrameBy !== undefined);
       if (ms.length === 0) continue;
       const part = (k: string): string => fmt(stat(ms.map((m) => m.cpuUsPerFrameBy![k] ?? NaN)).med, 2);
-      rows.push(`| (${w.id}) | ${t} | ${part('node-a')} | ${part('node-b')} | ${part('redis')} | ${fmt(median(all, w.id, t, (m) => m.cpuUsPerFrame), 2)} | ${fmt(median(all, w.id, 'relay', (m) => m.cpuUsPerFrame), 2)} |`);
+      const fpp = stat(ms.map((m) => (m.publishesPerFrame ? 1 / m.publishesPerFrame : NaN))).med;
+      rows.push(`| (${w.id}) | ${t} | ${part('node-a')} | ${part('node-b')} | ${part('redis')} | ${fmt(median(all, w.id, t, (m) => m.cpuUsPerFrame), 2)} | ${fmt(median(all, w.id, 'relay', (m) => m.cpuUsPerFrame), 2)} | ${fmt(fpp, 1)} |`);
     }
   }
   if (rows.length === 0) return '';
   return [
     '#### Cluster CPU µs per forwarded frame, by process (medians)',
     '',
-    '| workload | target | node A (binaries) | node B | redis-server | total | single relay |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| workload | target | node A (binaries) | node B | redis-server | total | single relay | frames per PUBLISH |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
   ].join('\n');

@@ -30,6 +30,8 @@ export interface Measurement {
   cpuUsPerFrame: number;
   /** Cluster targets: the same per process (node-a holds the binaries, node-b, redis). */
   cpuUsPerFrameBy?: Record<string, number>;
+  /** Cluster targets: Redis PUBLISH calls per forwarded frame over the window (bus batching). */
+  publishesPerFrame?: number;
   /** Share of one core, over the measured window. */
   cpuPct: { target: number; echo: number; generator: number };
   peakRssKiB: number;
@@ -76,6 +78,7 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
     let echoPid: number;
     /** Further processes under test whose CPU counts toward the target's (cluster targets). */
     const alsoPids: Record<string, number> = {};
+    let redisPort: number | undefined;
     if (target === 'cluster-same' || target === 'cluster-cross') {
       // Redis and two nodes, all on the target core; the echo binaries dial node A,
       // the phones node A (same-node pairs) or node B (every frame crosses the bus).
@@ -89,6 +92,7 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
       targetPid = cluster.nodes[0]!.pid;
       alsoPids['node-b'] = cluster.nodes[1]!.pid;
       alsoPids.redis = cluster.redis.pid;
+      redisPort = cluster.redisPort;
       echoPid = echo.pid;
     } else if (target === 'relay' || target === 'ws-pipe') {
       const port = await freePort();
@@ -138,6 +142,7 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
       warmupMs,
       durationMs,
       pids: { target: targetPid, echo: echoPid, ...alsoPids },
+      ...(redisPort === undefined ? {} : { redisPort }),
     };
     const gen = spawnPinned(GENERATOR_CORE, process.execPath, [GENERATOR, JSON.stringify(spec)]);
     const code = await waitExit(gen, warmupMs + durationMs + 60_000);
@@ -166,6 +171,7 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
       latencyUs: res.latencyUs,
       cpuUsPerFrame: perFrame(targetCpuMs),
       ...(cpuUsPerFrameBy === undefined ? {} : { cpuUsPerFrameBy }),
+      ...(res.redisCalls === undefined || frames === 0 ? {} : { publishesPerFrame: (res.redisCalls.publish ?? 0) / frames }),
       cpuPct: {
         target: (100 * targetCpuMs) / ms,
         // For direct, the echo server is the target; its core is not shared with the generator.
