@@ -18,6 +18,10 @@
 //   3. latency: L phones one after another: dial → open → send one frame → the
 //      binary has the envelope; then the phone closes and its close notice is
 //      awaited before the next.
+//   4. Redis hop (cluster only): L messages of 1 KiB, one at a time, PUBLISHed on
+//      one connection and received on another (ioredis both ends, as the bus):
+//      the floor of one bus hop on this machine. A cross-node round trip at (i)
+//      takes two.
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -56,6 +60,8 @@ interface DriverResult {
   /** Background round trips per second while idle. */
   backgroundPerSec: number | undefined;
   firstFrameUs: { p50: number; p90: number; p99: number };
+  openUs: { p50: number };
+  hopUs: { p50: number; p99: number } | undefined;
 }
 
 export interface LifecycleResult {
@@ -72,6 +78,10 @@ export interface LifecycleResult {
   connectBy?: Record<string, number>;
   disconnectBy?: Record<string, number>;
   firstFrameUs: { p50: number; p90: number; p99: number };
+  /** Dial → 101 (the part of the first-frame latency spent connecting), p50 µs. */
+  openUs?: { p50: number };
+  /** PUBLISH → message on another connection, p50/p99 µs (cluster only). */
+  hopUs?: { p50: number; p99: number };
 }
 
 const SERVER_ID = 'bench-life';
@@ -133,18 +143,19 @@ async function closeNotice(b: Binary): Promise<void> {
   for (;;) if ((await b.next()).includes('"close_code"')) return;
 }
 
-/** One phone's dial → first frame at the binary, in µs; the phone then closes and its notice is awaited. */
-async function firstFrame(b: Binary, url: string, n: number): Promise<number> {
+/** One phone's dial → 101 and dial → first frame at the binary, in µs; the phone then closes and its notice is awaited. */
+async function firstFrame(b: Binary, url: string, n: number): Promise<{ open: number; frame: number }> {
   const t0 = performance.now();
   const p = phone(url, n);
   await opened(p);
+  const open = (performance.now() - t0) * 1000;
   p.send('{"first":1}');
   const env = await b.next();
-  const us = (performance.now() - t0) * 1000;
+  const frame = (performance.now() - t0) * 1000;
   if (!env.includes('"first":1')) throw new Error(`unexpected envelope: ${env.slice(0, 80)}`);
   p.close(1000);
   await closeNotice(b);
-  return us;
+  return { open, frame };
 }
 
 type Snapshot = { calls: Map<string, number>; at: number };
@@ -203,15 +214,43 @@ async function drive(spec: DriverSpec): Promise<DriverResult> {
     disconnectRoundTrips = batch(s1, s2, bg);
   }
   const hist = new Histogram();
-  for (let i = 0; i < spec.latencySamples; i++) hist.record(await firstFrame(b, spec.phoneUrl, spec.connects + i));
-  redis?.disconnect();
+  const openHist = new Histogram();
+  for (let i = 0; i < spec.latencySamples; i++) {
+    const t = await firstFrame(b, spec.phoneUrl, spec.connects + i);
+    hist.record(t.frame);
+    openHist.record(t.open);
+  }
   b.ws.terminate();
+  const hopUs = redis === undefined ? undefined : await redisHop(redis, spec.latencySamples);
+  redis?.disconnect();
   return {
     connectRoundTrips,
     disconnectRoundTrips,
     backgroundPerSec,
+    hopUs,
     firstFrameUs: { p50: hist.quantile(0.5), p90: hist.quantile(0.9), p99: hist.quantile(0.99) },
+    openUs: { p50: openHist.quantile(0.5) },
   };
+}
+
+/** One message at a time: PUBLISH on `pub`, received by a subscriber connection. */
+async function redisHop(pub: Redis, samples: number): Promise<{ p50: number; p99: number }> {
+  const sub = pub.duplicate();
+  const channel = 'bench-hop';
+  await sub.subscribe(channel);
+  const payload = Buffer.alloc(1024, 0x61);
+  const hist = new Histogram();
+  let arrived: (() => void) | undefined;
+  sub.on('messageBuffer', () => arrived?.());
+  for (let i = 0; i < samples + 10; i++) {
+    const got = new Promise<void>((r) => (arrived = r));
+    const t0 = performance.now();
+    void pub.publish(channel, payload);
+    await got;
+    if (i >= 10) hist.record((performance.now() - t0) * 1000);
+  }
+  sub.disconnect();
+  return { p50: hist.quantile(0.5), p99: hist.quantile(0.99) };
 }
 
 function perPhone(by: Record<string, number> | undefined, n: number): Record<string, number> | undefined {
@@ -259,9 +298,11 @@ export async function runLifecycle(
       rawPerConnect: r.connectRoundTrips === undefined ? undefined : r.connectRoundTrips.raw / connects,
       rawPerDisconnect: r.disconnectRoundTrips === undefined ? undefined : r.disconnectRoundTrips.raw / connects,
       backgroundPerSec: r.backgroundPerSec,
+      ...(r.hopUs === undefined ? {} : { hopUs: r.hopUs }),
       connectBy: perPhone(r.connectRoundTrips?.by, connects),
       disconnectBy: perPhone(r.disconnectRoundTrips?.by, connects),
       firstFrameUs: r.firstFrameUs,
+      openUs: r.openUs,
     };
   } finally {
     await stop(relay);

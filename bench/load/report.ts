@@ -240,11 +240,11 @@ export function clusterTables(extras: ClusterExtras): string {
     out.push(
       '#### (life) phone lifecycle',
       '',
-      'Round trips: commands the relays sent to Redis (INFO commandstats deltas, script-internal commands excluded) per phone, over one batch of sequential connects and one of disconnects, less the background rate of an idle window (raw in brackets). Per-command columns: calls per phone, background subtracted, script-internal commands included for the record. Latency: dial → first frame at the binary.',
+      'Round trips: commands the relays sent to Redis (INFO commandstats deltas, script-internal commands excluded) per phone, over one batch of sequential connects and one of disconnects, less the background rate of an idle window (raw in brackets). Per-command columns: calls per phone, background subtracted, script-internal commands included for the record. Latency: dial → 101, and dial → first frame at the binary. Redis hop: one 1 KiB PUBLISH → message on another connection (ioredis both ends), the floor of one bus hop.',
       '',
-      '| run | target | phones | round trips / connect (raw) | / disconnect (raw) | background /s | first frame p50 µs | p90 µs | p99 µs | commands per connect | commands per disconnect |',
-      '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|',
-      ...life.map((r, i) => `| ${i + 1} | ${r.target} | ${r.connects} | ${fmt(r.perConnect ?? NaN, 2)} (${fmt(r.rawPerConnect ?? NaN, 2)}) | ${fmt(r.perDisconnect ?? NaN, 2)} (${fmt(r.rawPerDisconnect ?? NaN, 2)}) | ${fmt(r.backgroundPerSec ?? NaN, 1)} | ${r.firstFrameUs.p50} | ${r.firstFrameUs.p90} | ${r.firstFrameUs.p99} | ${by(r.connectBy)} | ${by(r.disconnectBy)} |`),
+      '| run | target | phones | round trips / connect (raw) | / disconnect (raw) | background /s | dial → 101 p50 µs | first frame p50 µs | p90 µs | p99 µs | Redis hop p50 / p99 µs | commands per connect | commands per disconnect |',
+      '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
+      ...life.map((r, i) => `| ${i + 1} | ${r.target} | ${r.connects} | ${fmt(r.perConnect ?? NaN, 2)} (${fmt(r.rawPerConnect ?? NaN, 2)}) | ${fmt(r.perDisconnect ?? NaN, 2)} (${fmt(r.rawPerDisconnect ?? NaN, 2)}) | ${fmt(r.backgroundPerSec ?? NaN, 1)} | ${r.openUs?.p50 ?? '–'} | ${r.firstFrameUs.p50} | ${r.firstFrameUs.p90} | ${r.firstFrameUs.p99} | ${r.hopUs === undefined ? '–' : `${r.hopUs.p50} / ${r.hopUs.p99}`} | ${by(r.connectBy)} | ${by(r.disconnectBy)} |`),
       '',
     );
   }
