@@ -10,6 +10,8 @@
 // a single writev. Prints one JSON line and exits.
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { Redis } from 'ioredis';
+import { commandCalls } from './cluster.js';
 import { Histogram } from './histogram.js';
 import { makeFrame, readSeq, SEQ_DIGITS, SEQ_OFFSET, stampSeq } from './frames.js';
 import { cpuMs, isMain, socketOf } from './proc.js';
@@ -28,6 +30,8 @@ export interface GeneratorSpec {
   durationMs: number;
   /** Processes whose CPU time is sampled over the measured window, by label. */
   pids: Record<string, number>;
+  /** Cluster targets: Redis whose command calls are counted over the measured window. */
+  redisPort?: number;
 }
 
 export interface GeneratorResult {
@@ -36,6 +40,8 @@ export interface GeneratorResult {
   latencyUs: { p50: number; p90: number; p99: number; p999: number };
   errors: { lost: number; duplicated: number; reordered: number; corrupt: number; closed: number };
   cpuMs: Record<string, number>;
+  /** Calls per Redis command over the measured window (cluster targets). */
+  redisCalls?: Record<string, number>;
 }
 
 const DRAIN_MS = 5000;
@@ -157,8 +163,10 @@ export async function runGenerator(spec: GeneratorSpec): Promise<GeneratorResult
   }
   await Promise.all(phones.map((p) => p.opened()));
   for (const p of phones) p.start();
+  const redis = spec.redisPort === undefined ? undefined : new Redis({ port: spec.redisPort, host: '127.0.0.1' });
   await sleep(spec.warmupMs);
 
+  const callsBefore = redis === undefined ? undefined : await commandCalls(redis);
   const before = sampleCpu(spec.pids);
   const t0 = performance.now();
   measuring = true;
@@ -166,6 +174,12 @@ export async function runGenerator(spec: GeneratorSpec): Promise<GeneratorResult
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
   const after = sampleCpu(spec.pids);
+  let redisCalls: Record<string, number> | undefined;
+  if (redis !== undefined && callsBefore !== undefined) {
+    redisCalls = {};
+    for (const [k, v] of await commandCalls(redis)) if (v !== (callsBefore.get(k) ?? 0)) redisCalls[k] = v - (callsBefore.get(k) ?? 0);
+    redis.disconnect();
+  }
 
   // Stop sending and wait for every in-flight frame: what never returns is lost.
   running = false;
@@ -183,6 +197,7 @@ export async function runGenerator(spec: GeneratorSpec): Promise<GeneratorResult
     latencyUs: { p50: hist.quantile(0.5), p90: hist.quantile(0.9), p99: hist.quantile(0.99), p999: hist.quantile(0.999) },
     errors: { ...errors },
     cpuMs: cpu,
+    ...(redisCalls === undefined ? {} : { redisCalls }),
   };
 }
 

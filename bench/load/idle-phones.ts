@@ -1,4 +1,5 @@
-// Idle-phone process for the capacity run: opens N phones to one server-id from
+// Idle-phone process for the capacity runs: opens N phones to one server-id (or
+// round-robin over a comma-separated list) from
 // one 127.0.0.x source address (a few hundred handshakes at a time), prints
 // "open N" and then just holds them — ws answers the relay's pings — until
 // SIGTERM, when it prints "closed K" (phones the relay dropped meanwhile).
@@ -9,7 +10,7 @@ import { clientTls } from './secure.js';
 
 const CONCURRENT_HANDSHAKES = 200;
 
-async function main(url: string, serverId: string, count: number, localAddress: string): Promise<void> {
+async function main(url: string, serverIds: string[], count: number, localAddress: string): Promise<void> {
   const phones: WebSocket[] = [];
   let closed = 0;
   let holding = false;
@@ -19,7 +20,7 @@ async function main(url: string, serverId: string, count: number, localAddress: 
         perMessageDeflate: false,
         localAddress,
         ...(url.startsWith('wss:') ? clientTls() : {}),
-        headers: { 'x-pyrycode-server': serverId, 'x-pyrycode-token': 'bench', 'user-agent': 'bench-idle', 'x-pyrycode-device-name': `i${i}` },
+        headers: { 'x-pyrycode-server': serverIds[i % serverIds.length]!, 'x-pyrycode-token': 'bench', 'user-agent': 'bench-idle', 'x-pyrycode-device-name': `i${i}` },
       });
       ws.once('open', () => resolve());
       ws.once('error', reject);
@@ -45,7 +46,7 @@ async function main(url: string, serverId: string, count: number, localAddress: 
 
 if (isMain(import.meta.url)) {
   const [url, serverId, count, localAddress] = process.argv.slice(2);
-  main(url!, serverId!, Number(count), localAddress!).catch((err: unknown) => {
+  main(url!, serverId!.split(','), Number(count), localAddress!).catch((err: unknown) => {
     process.stderr.write(`idle-phones: ${String(err)}\n`);
     process.exit(1);
   });

@@ -8,8 +8,10 @@
 // BENCH_REPORT_FROM=bench/results/latest.json re-renders a saved run without measuring.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { runClusterIdle, type ClusterIdleResult } from './cluster-idle.js';
 import { runIdle, type IdleResult } from './idle.js';
-import { checks, checksTable, markdownTables, svgChart } from './report.js';
+import { runLifecycle, type LifecycleResult } from './lifecycle.js';
+import { checks, checksTable, clusterCpuTable, clusterTables, markdownTables, svgChart } from './report.js';
 import { runOnce, type Measurement } from './run.js';
 import { secureChecks, secureTables, type SecureResults } from './secure-report.js';
 import { runHandshakes, runStorm, type SecureTarget } from './secure-runs.js';
@@ -24,6 +26,8 @@ interface Saved {
   idle: IdleResult[];
   /** Absent in runs saved before the secure workloads existed. */
   secure?: SecureResults;
+  lifecycle?: LifecycleResult[];
+  clusterIdle?: ClusterIdleResult[];
 }
 
 async function measure(): Promise<Saved> {
@@ -50,7 +54,23 @@ async function measure(): Promise<Saved> {
     }
   }
   const secure = await measureSecure(s, log);
-  return { when: new Date().toISOString(), settings: s, measurements: all, idle, secure };
+  const lifecycle: LifecycleResult[] = [];
+  if (s.lifecycle) {
+    for (let r = 0; r < s.runs; r++) {
+      for (const t of ['relay', 'cluster-same', 'cluster-cross'] as const) {
+        const res = await runLifecycle(t, s.lifeConnects, s.lifeSamples);
+        lifecycle.push(res);
+        log(`(life) ${t} run ${r + 1}: round trips/connect ${res.perConnect?.toFixed(2) ?? '–'}, /disconnect ${res.perDisconnect?.toFixed(2) ?? '–'}, first frame p50 ${res.firstFrameUs.p50} µs`);
+      }
+    }
+  }
+  const clusterIdle: ClusterIdleResult[] = [];
+  if (s.clusterIdle) {
+    const res = await runClusterIdle(s.clusterNodes, s.clusterPhonesPerNode, s.clusterServers, s.idleHoldMs, s.heartbeatMs);
+    clusterIdle.push(res);
+    log(`(vc) ${res.held}/${res.phones} phones on ${res.nodes} nodes over ${res.servers} server-ids: ${res.bytesPerPhone.toFixed(0)} B Redis memory/phone; keys ${res.keysLoaded} loaded, ${res.keysAfterPhones} after phones, ${res.keysAfterBinaries} after binaries, ${res.keysAfterNodes} after nodes`);
+  }
+  return { when: new Date().toISOString(), settings: s, measurements: all, idle, secure, lifecycle, clusterIdle };
 }
 
 /** (vi)-(viii): the relay and nginx over TLS, runs interleaved across the two. */
@@ -90,8 +110,9 @@ async function main(): Promise<number> {
   const saved = from === undefined ? await measure() : (JSON.parse(readFileSync(from, 'utf8')) as Saved);
   const { when, settings: s, measurements: all, idle } = saved;
   const secure = saved.secure ?? { handshakes: [], storms: [], idle: [] };
+  const extras = { lifecycle: saved.lifecycle ?? [], clusterIdle: saved.clusterIdle ?? [] };
   const idleMed = [...idle].sort((a, b) => a.kibPerPhone - b.kibPerPhone)[idle.length >> 1];
-  const cs = [...checks(all, idleMed?.kibPerPhone), ...secureChecks(secure)];
+  const cs = [...checks(all, idleMed?.kibPerPhone, extras), ...secureChecks(secure)];
   const idleMd = idle.length === 0 ? '' : [
     '#### (v) idle capacity',
     '',
@@ -108,6 +129,8 @@ async function main(): Promise<number> {
     markdownTables(all, s.workloads, s.targets),
     idleMd,
     secureTables(secure),
+    clusterCpuTable(all, s.workloads),
+    clusterTables(extras),
     '#### Targets',
     '',
     checksTable(cs),
@@ -117,10 +140,15 @@ async function main(): Promise<number> {
   mkdirSync(RESULTS, { recursive: true });
   const prefix = process.env.BENCH_RESULTS_NAME ?? (from !== undefined ? from.replace(/^.*\//, '').replace(/\.json$/, '') : s.quick ? 'quick' : 'latest');
   writeFileSync(`${RESULTS}${prefix}.md`, md);
-  writeFileSync(`${RESULTS}${prefix}.json`, `${JSON.stringify({ when, settings: s, measurements: all, idle, secure, checks: cs }, null, 1)}\n`);
+  writeFileSync(`${RESULTS}${prefix}.json`, `${JSON.stringify({ when, settings: s, measurements: all, idle, secure, ...extras, checks: cs }, null, 1)}\n`);
   if (all.length > 0) writeFileSync(`${RESULTS}${prefix}.svg`, svgChart(all, s.workloads, s.targets, `pyrycode-relay load benchmark, ${when}`));
   const secureErrors = [...secure.handshakes, ...secure.storms].some((x) => x.errors.refused + x.errors.failed + x.errors.corrupt > 0);
-  const errors = all.some((m) => m.errors > 0) || idle.some((r) => r.droppedDuringHold > 0) || secure.idle.some((r) => r.droppedDuringHold > 0) || secureErrors;
+  const errors =
+    all.some((m) => m.errors > 0) ||
+    idle.some((r) => r.droppedDuringHold > 0) ||
+    secure.idle.some((r) => r.droppedDuringHold > 0) ||
+    extras.clusterIdle.some((r) => r.droppedDuringHold > 0) ||
+    secureErrors;
   return errors ? 1 : 0;
 }
 

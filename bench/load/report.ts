@@ -1,6 +1,8 @@
 // Turns the measurements into the printed table, the markdown table in
 // bench/results/latest.md and a hand-written SVG chart (no dependencies):
 // median with min–max of 3 runs, and the target ratios of issue #6.
+import type { ClusterIdleResult } from './cluster-idle.js';
+import type { LifecycleResult, LifecycleTarget } from './lifecycle.js';
 import type { Measurement } from './run.js';
 import type { Target, Workload } from './settings.js';
 
@@ -81,29 +83,35 @@ export interface Check {
   paired?: number;
 }
 
-/** The issue's targets, computed from medians of this run. */
-export function checks(all: Measurement[], idleKiBPerPhone: number | undefined): Check[] {
+/** Results of the cluster runs other than the frame workloads (issue #13). */
+export interface ClusterExtras {
+  lifecycle?: LifecycleResult[];
+  clusterIdle?: ClusterIdleResult[];
+}
+
+/** The issues' targets (#6, #13), computed from medians of this run. */
+export function checks(all: Measurement[], idleKiBPerPhone: number | undefined, extras: ClusterExtras = {}): Check[] {
   const cpu: Pick = (m) => m.cpuUsPerFrame;
   const rt: Pick = (m) => m.roundTripsPerSec;
   const p50: Pick = (m) => m.latencyUs.p50;
   const p99: Pick = (m) => m.latencyUs.p99;
   const out: Check[] = [];
-  const paired = (w: string, base: Target, f: (a: number, b: number) => number, pick: Pick): number => {
-    const r = select(all, w, 'relay');
+  const paired = (w: string, subject: Target, base: Target, f: (a: number, b: number) => number, pick: Pick): number => {
+    const r = select(all, w, subject);
     const b = select(all, w, base);
     return stat(r.slice(0, b.length).map((m, i) => f(pick(m), pick(b[i]!)))).med;
   };
   // One comparison of the relay with a baseline: a ratio (×) or a difference (µs) of
   // the medians, with the same comparison run by run beside it.
-  const compare = (unit: '×' | 'µs') => (name: string, w: string, base: Target, pick: Pick, limit: number, atLeast = false): void => {
+  const compare = (unit: '×' | 'µs', subject: Target = 'relay') => (name: string, w: string, base: Target, pick: Pick, limit: number, atLeast = false): void => {
     const f = unit === '×' ? (x: number, y: number): number => x / y : (x: number, y: number): number => x - y;
-    const a = median(all, w, 'relay', pick);
+    const a = median(all, w, subject, pick);
     const b = median(all, w, base, pick);
     if (!Number.isFinite(a) || !Number.isFinite(b)) return;
     const value = f(a, b);
     out.push({
       name, value, limit, unit, op: atLeast ? '≥' : '≤', ok: atLeast ? value >= limit : value <= limit,
-      paired: paired(w, base, f, pick),
+      paired: paired(w, subject, base, f, pick),
     });
   };
   const ratio = compare('×');
@@ -122,20 +130,56 @@ export function checks(all: Measurement[], idleKiBPerPhone: number | undefined):
   if (idleKiBPerPhone !== undefined) {
     out.push({ name: '(v) relay RSS per idle phone', value: idleKiBPerPhone, limit: 7, unit: 'KiB', op: '≤', ok: idleKiBPerPhone <= 7 });
   }
+  // Cluster mode (#13): CPU of every process under test (both nodes and
+  // redis-server) per forwarded frame, against the single relay of the same run.
+  compare('×', 'cluster-same')('(ii) cluster same-node CPU/frame ÷ single-node', 'ii', 'relay', cpu, 1.1);
+  compare('×', 'cluster-cross')('(ii) cluster cross-node CPU/frame (2 relays + redis) ÷ single-node', 'ii', 'relay', cpu, 2.5);
+  compare('µs', 'cluster-cross')('(i) cluster cross-node p50 − same-node p50', 'i', 'cluster-same', p50, 100);
+  out.push(...lifecycleChecks(extras.lifecycle ?? []));
+  const ci = extras.clusterIdle ?? [];
+  if (ci.length > 0) {
+    const bytes = stat(ci.map((r) => r.bytesPerPhone)).med;
+    out.push({ name: '(vc) Redis memory per registered phone', value: bytes, limit: 512, unit: 'B', op: '≤', ok: bytes <= 512 });
+    // cluster.md §3: once every connection has ended only the live nodes' own keys remain.
+    const left = Math.max(...ci.map((r) => r.stateKeysLeft));
+    out.push({ name: '(vc) per-server-id/per-phone keys left after all disconnect', value: left, limit: 0, unit: '', op: '≤', ok: left === 0 });
+  }
   const errors = all.reduce((n, m) => n + m.errors, 0);
   out.push({ name: 'frames lost/duplicated/reordered/corrupt', value: errors, limit: 0, unit: '', op: '≤', ok: errors === 0 });
   return out;
 }
 
+/** Round trips per connect/disconnect (medians over runs) and connect → first frame p50 over the single relay. */
+function lifecycleChecks(runs: LifecycleResult[]): Check[] {
+  const out: Check[] = [];
+  const of = (t: LifecycleTarget): LifecycleResult[] => runs.filter((r) => r.target === t);
+  for (const t of ['cluster-same', 'cluster-cross'] as const) {
+    const rs = of(t);
+    if (rs.length === 0) continue;
+    const conn = stat(rs.map((r) => r.perConnect ?? NaN)).med;
+    const disc = stat(rs.map((r) => r.perDisconnect ?? NaN)).med;
+    out.push({ name: `(life) ${t}: Redis round trips per phone connect`, value: conn, limit: 2, unit: '', op: '≤', ok: conn <= 2 });
+    out.push({ name: `(life) ${t}: Redis round trips per phone disconnect`, value: disc, limit: 2, unit: '', op: '≤', ok: disc <= 2 });
+    const single = of('relay');
+    if (single.length === 0) continue;
+    const p50 = (r: LifecycleResult): number => r.firstFrameUs.p50;
+    const value = stat(rs.map(p50)).med - stat(single.map(p50)).med;
+    const paired = stat(rs.slice(0, single.length).map((r, i) => p50(r) - p50(single[i]!))).med;
+    out.push({ name: `(life) ${t}: connect → first frame p50 − single-node`, value, limit: 1000, unit: 'µs', op: '≤', ok: value <= 1000, paired });
+  }
+  return out;
+}
+
 export function checksTable(cs: Check[]): string {
   const num = (c: Check, v: number | undefined): string =>
-    v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(c.unit === '×' ? 2 : 1)} ${c.unit}`.trim();
+    v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(c.unit === '×' || c.unit === '' ? 2 : 1)} ${c.unit}`.trim();
   const rows = cs.map((c) => `| ${c.name} | ${num(c, c.value)} | ${c.op} ${c.limit} ${c.unit} | ${c.ok ? 'holds' : 'MISSED'} | ${num(c, c.paired)} |`);
   return ['| target | measured (medians) | limit | | run by run (median) |', '|---|---:|---:|---|---:|', ...rows].join('\n');
 }
 
 const COLORS: Record<Target, string> = {
   relay: '#d9534f', direct: '#5b8bd9', nginx: '#4caf50', 'node-pipe': '#999999', 'ws-pipe': '#f0ad4e',
+  'cluster-same': '#8e44ad', 'cluster-cross': '#16a085',
 };
 
 /** Grouped bar charts, one panel per metric, workloads along x, one bar per target with a min–max whisker. */
@@ -185,6 +229,63 @@ export function svgChart(all: Measurement[], workloads: Workload[], targets: Tar
   parts.push(`<text x="${left}" y="${height - 12}" fill="#555">bars: median of runs; whiskers: min–max. Workloads: ${esc(workloads.map((w) => `(${w.id}) ${w.title}`).join('; '))}</text>`);
   parts.push('</svg>');
   return parts.join('\n');
+}
+
+/** Markdown for the lifecycle and cluster-idle runs (issue #13). */
+export function clusterTables(extras: ClusterExtras): string {
+  const out: string[] = [];
+  const life = extras.lifecycle ?? [];
+  if (life.length > 0) {
+    const by = (o: Record<string, number> | undefined): string =>
+      o === undefined ? '–' : Object.entries(o).filter(([, v]) => Math.abs(v) >= 0.01).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+    out.push(
+      '#### (life) phone lifecycle',
+      '',
+      'Round trips: commands the relays sent to Redis (INFO commandstats deltas, script-internal commands excluded) per phone, over one batch of sequential connects and one of disconnects, less the background rate of an idle window (raw in brackets). Per-command columns: calls per phone, background subtracted, script-internal commands included for the record. Latency: dial → 101, and dial → first frame at the binary. Redis hop: one 1 KiB PUBLISH → message on another connection (ioredis both ends), the floor of one bus hop.',
+      '',
+      '| run | target | phones | round trips / connect (raw) | / disconnect (raw) | background /s | dial → 101 p50 µs | first frame p50 µs | p90 µs | p99 µs | Redis hop p50 / p99 µs | commands per connect | commands per disconnect |',
+      '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
+      ...life.map((r, i) => `| ${i + 1} | ${r.target} | ${r.connects} | ${fmt(r.perConnect ?? NaN, 2)} (${fmt(r.rawPerConnect ?? NaN, 2)}) | ${fmt(r.perDisconnect ?? NaN, 2)} (${fmt(r.rawPerDisconnect ?? NaN, 2)}) | ${fmt(r.backgroundPerSec ?? NaN, 1)} | ${r.openUs?.p50 ?? '–'} | ${r.firstFrameUs.p50} | ${r.firstFrameUs.p90} | ${r.firstFrameUs.p99} | ${r.hopUs === undefined ? '–' : `${r.hopUs.p50} / ${r.hopUs.p99}`} | ${by(r.connectBy)} | ${by(r.disconnectBy)} |`),
+      '',
+    );
+  }
+  const ci = extras.clusterIdle ?? [];
+  if (ci.length > 0) {
+    out.push(
+      '#### (vc) cluster idle capacity',
+      '',
+      'Keys (DBSIZE): with the binaries only → with the phones → after the phones left → after the binaries left and grace expired (the keys named) → after the nodes stopped (named).',
+      '',
+      '| run | nodes | server-ids | phones held | connect s | Redis used_memory MiB (binaries only → with phones) | bytes per phone | keys | state keys left |',
+      '|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+      ...ci.map((r, i) => `| ${i + 1} | ${r.nodes} | ${r.servers} | ${r.held}/${r.phones} | ${r.connectSeconds.toFixed(1)} | ${(r.baseUsedBytes / 2 ** 20).toFixed(2)} → ${(r.loadedUsedBytes / 2 ** 20).toFixed(2)} | ${r.bytesPerPhone.toFixed(0)} | ${r.keysWithBinaries} → ${r.keysLoaded} → ${r.keysAfterPhones} → ${r.keysAfterBinaries} (${r.leftAfterBinaries.join(', ') || 'none'}) → ${r.keysAfterNodes} (${r.leftAfterNodes.join(', ') || 'none'}) | ${r.stateKeysLeft} |`),
+      '',
+    );
+  }
+  return out.join('\n');
+}
+
+/** Per-process CPU of the cluster targets (node A with the binaries, node B, redis-server), medians. */
+export function clusterCpuTable(all: Measurement[], workloads: Workload[]): string {
+  const rows: string[] = [];
+  for (const w of workloads) {
+    for (const t of ['cluster-same', 'cluster-cross'] as const) {
+      const ms = select(all, w.id, t).filter((m) => m.cpuUsPerFrameBy !== undefined);
+      if (ms.length === 0) continue;
+      const part = (k: string): string => fmt(stat(ms.map((m) => m.cpuUsPerFrameBy![k] ?? NaN)).med, 2);
+      const fpp = stat(ms.map((m) => (m.publishesPerFrame ? 1 / m.publishesPerFrame : NaN))).med;
+      rows.push(`| (${w.id}) | ${t} | ${part('node-a')} | ${part('node-b')} | ${part('redis')} | ${fmt(median(all, w.id, t, (m) => m.cpuUsPerFrame), 2)} | ${fmt(median(all, w.id, 'relay', (m) => m.cpuUsPerFrame), 2)} | ${fmt(fpp, 1)} |`);
+    }
+  }
+  if (rows.length === 0) return '';
+  return [
+    '#### Cluster CPU µs per forwarded frame, by process (medians)',
+    '',
+    '| workload | target | node A (binaries) | node B | redis-server | total | single relay | frames per PUBLISH |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+  ].join('\n');
 }
 
 function short(v: number): string {

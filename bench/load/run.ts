@@ -3,6 +3,7 @@
 // generator, and turns its counts into per-second and per-frame figures.
 import { fileURLToPath } from 'node:url';
 import type { GeneratorResult, GeneratorSpec } from './generator.js';
+import { startCluster, type Cluster } from './cluster.js';
 import { startNginx, type Nginx } from './nginx.js';
 import { statusKiB } from './proc.js';
 import { makeBenchCert, removeBenchCert, tlsEnv, type BenchTls } from './secure.js';
@@ -23,8 +24,15 @@ export interface Measurement {
   /** Frames the target moved per second: 2 per round trip through a hop, 1 for the echo server. */
   framesPerSec: number;
   latencyUs: GeneratorResult['latencyUs'];
-  /** Target CPU µs per forwarded (relay, nginx) or echoed (direct) frame. */
+  /**
+   * Target CPU µs per forwarded (relay, nginx) or echoed (direct) frame. For the
+   * cluster targets: both relay nodes plus redis-server together.
+   */
   cpuUsPerFrame: number;
+  /** Cluster targets: the same per process (node-a holds the binaries, node-b, redis). */
+  cpuUsPerFrameBy?: Record<string, number>;
+  /** Cluster targets: Redis PUBLISH calls per forwarded frame over the window (bus batching). */
+  publishesPerFrame?: number;
   /** Share of one core, over the measured window. */
   cpuPct: { target: number; echo: number; generator: number };
   peakRssKiB: number;
@@ -69,12 +77,31 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
   const scheme = tls === undefined ? 'ws' : 'wss';
   // Every benchmark process that dials over TLS reads the certificate from BENCH_TLS_CA.
   const dialEnv = tls === undefined ? process.env : tlsEnv(tls);
+  let cluster: Cluster | undefined;
   try {
     const serverIds = Array.from({ length: w.servers }, (_, i) => `bench-s${i}`);
     let url: string;
     let targetPid: number;
     let echoPid: number;
-    if (target === 'relay' || target === 'ws-pipe') {
+    /** Further processes under test whose CPU counts toward the target's (cluster targets). */
+    const alsoPids: Record<string, number> = {};
+    let redisPort: number | undefined;
+    if (target === 'cluster-same' || target === 'cluster-cross') {
+      // Redis and two nodes, all on the target core; the echo binaries dial node A,
+      // the phones node A (same-node pairs) or node B (every frame crosses the bus).
+      cluster = await startCluster({ nodes: 2 });
+      const echo = spawnPinned(GENERATOR_CORE, process.execPath, [ECHO, 'binaries', cluster.urls[0]!, serverIds.join(',')]);
+      children.push(echo);
+      await waitStdout(echo, 'ready');
+      // A claim is visible cluster-wide within 1 s of the 101 (cluster.md §2).
+      await new Promise((r) => setTimeout(r, 1000));
+      url = cluster.urls[target === 'cluster-same' ? 0 : 1]!;
+      targetPid = cluster.nodes[0]!.pid;
+      alsoPids['node-b'] = cluster.nodes[1]!.pid;
+      alsoPids.redis = cluster.redis.pid;
+      redisPort = cluster.redisPort;
+      echoPid = echo.pid;
+    } else if (target === 'relay' || target === 'ws-pipe') {
       const port = await freePort();
       const relay = target === 'relay'
         ? spawnPinned(TARGET_CORE, process.execPath, relayArgs(port, [], tls), relayEnv())
@@ -114,14 +141,15 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
     }
     const spec: GeneratorSpec = {
       url,
-      relay: target === 'relay' || target === 'ws-pipe',
+      relay: target !== 'direct' && target !== 'nginx' && target !== 'node-pipe',
       serverIds,
       phonesPerServer: w.phonesPerServer,
       window: w.window,
       bytes: w.bytes,
       warmupMs,
       durationMs,
-      pids: { target: targetPid, echo: echoPid },
+      pids: { target: targetPid, echo: echoPid, ...alsoPids },
+      ...(redisPort === undefined ? {} : { redisPort }),
     };
     const gen = spawnPinned(GENERATOR_CORE, process.execPath, [GENERATOR, JSON.stringify(spec)], dialEnv);
     const code = await waitExit(gen, warmupMs + durationMs + 60_000);
@@ -132,15 +160,27 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
     const frames = res.roundTrips * hop;
     const ms = res.seconds * 1000;
     const e = res.errors;
+    const perFrame = (cpu: number): number => (frames > 0 ? (cpu * 1000) / frames : 0);
+    let targetCpuMs = res.cpuMs.target!;
+    let cpuUsPerFrameBy: Record<string, number> | undefined;
+    if (Object.keys(alsoPids).length > 0) {
+      cpuUsPerFrameBy = { 'node-a': perFrame(res.cpuMs.target!) };
+      for (const k of Object.keys(alsoPids)) {
+        cpuUsPerFrameBy[k] = perFrame(res.cpuMs[k]!);
+        targetCpuMs += res.cpuMs[k]!;
+      }
+    }
     return {
       target,
       workload: w.id,
       roundTripsPerSec: res.roundTrips / res.seconds,
       framesPerSec: frames / res.seconds,
       latencyUs: res.latencyUs,
-      cpuUsPerFrame: frames > 0 ? (res.cpuMs.target! * 1000) / frames : 0,
+      cpuUsPerFrame: perFrame(targetCpuMs),
+      ...(cpuUsPerFrameBy === undefined ? {} : { cpuUsPerFrameBy }),
+      ...(res.redisCalls === undefined || frames === 0 ? {} : { publishesPerFrame: (res.redisCalls.publish ?? 0) / frames }),
       cpuPct: {
-        target: (100 * res.cpuMs.target!) / ms,
+        target: (100 * targetCpuMs) / ms,
         // For direct, the echo server is the target; its core is not shared with the generator.
         echo: target === 'direct' ? 0 : (100 * res.cpuMs.echo!) / ms,
         generator: (100 * res.cpuMs.generator!) / ms,
@@ -153,5 +193,6 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
     await nginx?.stop();
     for (const c of children.reverse()) await stop(c);
     if (tls !== undefined) removeBenchCert(tls);
+    await cluster?.stop();
   }
 }

@@ -8,10 +8,15 @@
 //   BENCH_RESULTS_NAME=latest  file name under bench/results/
 // Secure workloads: BENCH_HANDSHAKE_CONCURRENCY=16 (vi), BENCH_STORM_PHONES=10000
 //   BENCH_STORM_SERVERS=500 (vii), BENCH_TLS_IDLE_PHONES=19000 (viii).
+// Cluster mode (issue #13): targets cluster-same and cluster-cross run every
+// workload; workload `life` (phone lifecycle: Redis round trips, connect → first
+// frame) and `vc` (cluster idle capacity: Redis memory per phone, keys left):
+//   BENCH_LIFE_CONNECTS=500 BENCH_LIFE_SAMPLES=300
+//   BENCH_CLUSTER_NODES=3 BENCH_CLUSTER_PHONES_PER_NODE=6000 BENCH_CLUSTER_SERVERS=600
 // Relay process only: BENCH_RELAY_NODE_ARGS (node flags), BENCH_RELAY_NODE_PATH
 // (e.g. to try bufferutil), BENCH_RELAY_CLI (another build, see ab.ts).
-export type Target = 'relay' | 'direct' | 'nginx' | 'node-pipe' | 'ws-pipe';
-export const TARGETS: readonly Target[] = ['relay', 'direct', 'nginx', 'node-pipe', 'ws-pipe'];
+export type Target = 'relay' | 'direct' | 'nginx' | 'node-pipe' | 'ws-pipe' | 'cluster-same' | 'cluster-cross';
+export const TARGETS: readonly Target[] = ['relay', 'direct', 'nginx', 'node-pipe', 'ws-pipe', 'cluster-same', 'cluster-cross'];
 
 /**
  * ws-pipe pairs one phone with one binary, so it only runs single-phone workloads;
@@ -54,6 +59,13 @@ export interface Settings {
   idleHoldMs: number;
   heartbeatMs: number;
   secure: SecureSettings;
+  lifecycle: boolean;
+  lifeConnects: number;
+  lifeSamples: number;
+  clusterIdle: boolean;
+  clusterNodes: number;
+  clusterPhonesPerNode: number;
+  clusterServers: number;
 }
 
 export interface SecureSettings {
@@ -79,7 +91,7 @@ function num(name: string, fallback: number): number {
 
 export function loadSettings(): Settings {
   const quick = process.env.BENCH_QUICK === '1';
-  const pick = (process.env.BENCH_WORKLOADS ?? 'i,ii,iii,iv,v,ii-tls,vi,vii,viii').split(',').map((s) => s.trim());
+  const pick = (process.env.BENCH_WORKLOADS ?? 'i,ii,iii,iv,v,ii-tls,vi,vii,viii,life,vc').split(',').map((s) => s.trim());
   const targets = (process.env.BENCH_TARGETS ?? TARGETS.join(',')).split(',').map((s) => s.trim()) as Target[];
   for (const t of targets) if (!TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
   return {
@@ -103,5 +115,12 @@ export function loadSettings(): Settings {
       stormServers: num('BENCH_STORM_SERVERS', quick ? 15 : 500),
       idlePhones: num('BENCH_TLS_IDLE_PHONES', quick ? 300 : 19_000),
     },
+    lifecycle: pick.includes('life'),
+    lifeConnects: Math.max(1, num('BENCH_LIFE_CONNECTS', quick ? 30 : 500)),
+    lifeSamples: Math.max(1, num('BENCH_LIFE_SAMPLES', quick ? 30 : 300)),
+    clusterIdle: pick.includes('vc'),
+    clusterNodes: Math.max(1, num('BENCH_CLUSTER_NODES', 3)),
+    clusterPhonesPerNode: num('BENCH_CLUSTER_PHONES_PER_NODE', quick ? 200 : 6000),
+    clusterServers: Math.max(1, num('BENCH_CLUSTER_SERVERS', quick ? 20 : 600)),
   };
 }
