@@ -188,13 +188,22 @@ describe('frame bus', () => {
     await raw.publish(channelFor(b.bus.nodeRef), crafted(a.bus.nodeRef, b.bus.nodeRef, 1, 5, [frameMsg(5)]));
     raw.disconnect();
     await waitFor(() => b.bus.counters.gaps === 1, 'gapped batch');
+    // The gap makes b ask a for a new epoch, and a answers with an empty batch
+    // (decision 0018, link rules): that answer is a second inbound batch, arriving
+    // whenever the round trip ends. Wait for it so the count does not race it.
+    await waitFor(() => b.bus.counters.batchesIn === 2, 'the answer to the restart request');
     const text = await reg.metrics();
     assert.match(text, /^pyrycode_relay_cluster_bus_messages_total\{direction="in"\} 10$/m);
     assert.match(text, /^pyrycode_relay_cluster_bus_frames_total\{direction="in"\} 10$/m);
-    assert.match(text, /^pyrycode_relay_cluster_bus_batches_total\{direction="in"\} 1$/m);
+    assert.match(text, /^pyrycode_relay_cluster_bus_batches_total\{direction="in"\} 2$/m, 'the ten frames, then the answer');
     assert.match(text, /^pyrycode_relay_cluster_bus_malformed_total 1$/m);
     assert.match(text, /^pyrycode_relay_cluster_bus_gaps_total 1$/m);
     assert.match(text, /^pyrycode_relay_cluster_bus_links_lost_total\{reason="gap"\} 1$/m);
+    assert.deepEqual(
+      a.lost.filter((l) => l.peer === b.bus.nodeRef),
+      [{ peer: b.bus.nodeRef, reason: 'reset' }],
+    );
+    assert.equal(b.lost.length, 1, 'the answer is no reset');
     assert.match(await reg.metrics(), /^pyrycode_relay_cluster_bus_gaps_total 1$/m, 'a second scrape does not double count');
     for (const secret of ['ghost', a.bus.nodeRef, b.bus.nodeRef, 'srv one', 'client-'])
       assert.ok(!text.includes(secret), `series never name ${secret}`);
