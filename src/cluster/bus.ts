@@ -501,6 +501,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
       return;
     }
     r.next = b.seq + 1;
+    if (newEpoch) this.peerRestarted(b.src);
     if (newEpoch && (b.flags & LinkFlag.restart) !== 0) {
       // The peer lost our messages: restart our epoch toward it, as an answer.
       const l = this.tx.get(b.src);
@@ -518,6 +519,20 @@ export class FrameBus extends EventEmitter<BusEvents> {
       if (carriesFrame(m)) c.framesIn++;
       this.emit('message', b.src, m);
     }
+  }
+
+  /**
+   * The peer started an epoch newer than any we lost messages in: that is all a
+   * restart request asks for, so stop asking. Otherwise a request still waiting to be
+   * heard (or whose PUBLISH reply is not read yet) rides on our answer to the peer's
+   * own crossing request, the peer answers again, and that second answer reads as a
+   * reset here. `requested` stays: the peer's answer to our request may still come.
+   */
+  private peerRestarted(peer: string): void {
+    const l = this.tx.get(peer);
+    if (l === undefined || !l.needRestart) return;
+    l.needRestart = false;
+    if (l.seq === 0) l.flags &= ~LinkFlag.restart; // not announced yet: announce without it
   }
 
   private async subscribeAndProbe(): Promise<void> {

@@ -318,6 +318,43 @@ describe('frame bus', () => {
     }
   });
 
+  test('crossing restart requests: the answer does not ask again, so nothing ping-pongs into a second reset', async () => {
+    const b = await startNode('b');
+    const x = 'node-x:cross';
+    const raw = connect('registry');
+    let peer: Awaited<ReturnType<typeof fakePeer>> | undefined;
+    try {
+      const ch = channelFor(b.bus.nodeRef);
+      // b loses inbound from x while x's channel has no subscriber: b's restart request
+      // (epoch 2) goes unheard and waits to be announced again.
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 1, [frameMsg(1)]));
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 3, [frameMsg(3)]));
+      await waitFor(() => b.bus.counters.publishUnheard === 1, 'unheard restart request');
+      peer = await fakePeer(x);
+      // x lost b's messages too and restarts with its own request: the requests cross.
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 2, 1, [frameMsg(20)], LinkFlag.restart));
+      await waitFor(() => peer!.batches.length === 1, "b's answer");
+      // x's new epoch is all b asked for: the answer carries no request of its own.
+      assert.deepEqual(peer.batches[0], { src: b.bus.nodeRef, dst: x, linkEpoch: 3, seq: 1, flags: LinkFlag.answer, messages: [] });
+      // x answers b's earlier request all the same: an answer, not a reset.
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 3, 1, [frameMsg(30)], LinkFlag.answer));
+      await waitFor(() => b.got.length === 3, 'the answer epoch');
+      assert.deepEqual(
+        b.got.map((g) => indexOf(g.msg)),
+        [1, 20, 30],
+      );
+      assert.deepEqual(b.lost, [
+        { peer: x, reason: 'gap' },
+        { peer: x, reason: 'reset' },
+      ]);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(peer.batches.length, 1, 'b does not restart again');
+    } finally {
+      raw.disconnect();
+      peer?.close();
+    }
+  });
+
   test('a gap between two nodes: both sides declare once, then the link carries traffic again', async () => {
     const a = await startNode('a');
     const b = await startNode('b');
