@@ -506,6 +506,32 @@ describe('frame bus', () => {
     }
   });
 
+  test('a link past its high-water mark is congested until half of it is left, well before the loss bound', async () => {
+    const a = await startNode('a', { maxQueuedBytes: 64 * 1024, highWaterBytes: 16 * 1024 });
+    const b = await startNode('b');
+    const events: string[] = [];
+    a.bus.on('congested', (peer) => events.push(`congested ${peer === b.bus.nodeRef}`));
+    a.bus.on('drained', (peer) => events.push(`drained ${peer === b.bus.nodeRef}`));
+    // Redis frozen: the PUBLISHes stay in flight, so the bytes add up across turns.
+    redis.pause();
+    try {
+      for (let i = 0; i < 20; i++) {
+        assert.equal(a.bus.send(b.bus.nodeRef, frameMsg(i, 1024)), true);
+        await turn();
+      }
+      assert.deepEqual(events, ['congested true'], 'once, past 16 KiB');
+      assert.equal(a.bus.isCongested(b.bus.nodeRef), true);
+    } finally {
+      redis.resume();
+    }
+    await waitFor(() => events.length === 2, 'drained');
+    assert.deepEqual(events, ['congested true', 'drained true']);
+    assert.equal(a.bus.isCongested(b.bus.nodeRef), false);
+    await waitFor(() => b.got.length === 20, 'every message');
+    assert.deepEqual(frames(b), [...Array(20).keys()]);
+    assert.deepEqual(a.lost, []);
+  });
+
   test('Redis restart: the bus re-subscribes, proves it, declares its links lost, and traffic resumes', async () => {
     const a = await startNode('a', { probeIntervalMs: 200, probeTimeoutMs: 500 });
     const b = await startNode('b', { probeIntervalMs: 200, probeTimeoutMs: 500 });
