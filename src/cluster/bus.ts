@@ -613,6 +613,13 @@ export class FrameBus extends EventEmitter<BusEvents> {
 
   private probeTimedOut(nonce: number): void {
     if (this.stopped || nonce !== this.probePending) return;
+    // After an event-loop stall the timers run before the I/O that arrived meanwhile
+    // is read: give the probe's reply, if it is waiting in the socket, that one turn.
+    setImmediate(() => this.probeLostFor(nonce));
+  }
+
+  private probeLostFor(nonce: number): void {
+    if (this.stopped || nonce !== this.probePending) return;
     this.probePending = undefined;
     this.counters.probesLost++;
     this.subscriptionLost('probe_lost');

@@ -608,6 +608,22 @@ describe('frame bus', () => {
     assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'probe_lost' }]);
   });
 
+  test('a probe whose reply waits in the socket through an event-loop stall is not lost', async () => {
+    const b = await startNode('b', { probeIntervalMs: 60, probeTimeoutMs: 100 });
+    for (let i = 0; i < 5; i++) {
+      const sent = b.bus.counters.probesSent;
+      await waitFor(() => b.bus.counters.probesSent > sent, 'an idle probe');
+      // Stall past the probe timeout while the reply arrives: when the loop runs
+      // again, the timeout's timer is due before the socket is read.
+      const until = performance.now() + 250;
+      while (performance.now() < until);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(b.bus.counters.probesLost, 0);
+    assert.deepEqual(b.lost, []);
+    assert.equal(b.notReadies, 0);
+  });
+
   test('a subscriber link that goes silent (no error, no close) is caught by the probe and replaced', async () => {
     const proxy = await TcpProxy.start(redis.port);
     try {
