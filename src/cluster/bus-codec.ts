@@ -278,7 +278,13 @@ function writeMessage(out: Buffer, at: number, m: BusMessage): number {
 /** Encodes a single self-probe batch (seq 0, src = dst = the node's own ref). */
 export function encodeSelfProbe(nodeRef: string, nonce: number): Buffer {
   const m: BusMessage = { kind: 'selfProbe', nonce };
-  return encodeBatch({ src: nodeRef, dst: nodeRef, linkEpoch: 0, seq: 0, flags: 0 }, [m], 0, 1, headerBytes(nodeRef, nodeRef) + MESSAGE_HEADER_BYTES);
+  return encodeBatch(
+    { src: nodeRef, dst: nodeRef, linkEpoch: 0, seq: 0, flags: 0 },
+    [m],
+    0,
+    1,
+    headerBytes(nodeRef, nodeRef) + MESSAGE_HEADER_BYTES,
+  );
 }
 
 /** nodeRef bytes: 1–255 of [A-Za-z0-9._:-]. */
@@ -286,8 +292,7 @@ function validRef(b: Buffer, from: number, to: number): boolean {
   if (to <= from) return false;
   for (let i = from; i < to; i++) {
     const c = b[i]!;
-    const ok =
-      (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x3a) || c === 0x2d || c === 0x2e || c === 0x5f;
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x3a) || c === 0x2d || c === 0x2e || c === 0x5f;
     if (!ok) return false;
   }
   return true;

@@ -8,7 +8,14 @@ import type { BusCounters, FrameBus, LinkLostReason } from './bus.js';
 type Read = (c: BusCounters) => number;
 
 /** A counter whose cells follow plain fields: each scrape adds what they grew by. */
-function mirrored(r: Registry, bus: BusSource, name: string, help: string, label: string | undefined, cells: [string | undefined, Read][]): void {
+function mirrored(
+  r: Registry,
+  bus: BusSource,
+  name: string,
+  help: string,
+  label: string | undefined,
+  cells: [string | undefined, Read][],
+): void {
   const state = cells.map(() => 0);
   const counter = new Counter({
     name,
@@ -28,7 +35,15 @@ function mirrored(r: Registry, bus: BusSource, name: string, help: string, label
   for (const [value] of cells) (label === undefined || value === undefined ? counter : counter.labels({ [label]: value })).inc(0);
 }
 
-const LOST_REASONS: readonly LinkLostReason[] = ['gap', 'reset', 'publish_failed', 'not_subscribed', 'overflow', 'subscriber_lost', 'probe_lost'];
+const LOST_REASONS: readonly LinkLostReason[] = [
+  'gap',
+  'reset',
+  'publish_failed',
+  'not_subscribed',
+  'overflow',
+  'subscriber_lost',
+  'probe_lost',
+];
 
 /** What the series read: a bus, or a view that follows the node's current bus. */
 export type BusSource = Pick<FrameBus, 'counters' | 'isReady'>;
@@ -39,12 +54,33 @@ export function registerBusMetrics(r: Registry, bus: BusSource): void {
       ['out', out],
       ['in', inn],
     ]);
-  const one = (name: string, help: string, read: Read): void => mirrored(r, bus, `pyrycode_relay_cluster_bus_${name}`, help, undefined, [[undefined, read]]);
+  const one = (name: string, help: string, read: Read): void =>
+    mirrored(r, bus, `pyrycode_relay_cluster_bus_${name}`, help, undefined, [[undefined, read]]);
 
-  dir('batches_total', 'Bus batches (one PUBLISH each) sent to and accepted from other nodes.', (c) => c.batchesOut, (c) => c.batchesIn);
-  dir('messages_total', 'Bus messages sent and accepted.', (c) => c.messagesOut, (c) => c.messagesIn);
-  dir('frames_total', 'Frames carried by bus messages, sent and accepted.', (c) => c.framesOut, (c) => c.framesIn);
-  dir('bytes_total', 'Bus payload bytes published, and received on this node channel.', (c) => c.bytesOut, (c) => c.bytesIn);
+  dir(
+    'batches_total',
+    'Bus batches (one PUBLISH each) sent to and accepted from other nodes.',
+    (c) => c.batchesOut,
+    (c) => c.batchesIn,
+  );
+  dir(
+    'messages_total',
+    'Bus messages sent and accepted.',
+    (c) => c.messagesOut,
+    (c) => c.messagesIn,
+  );
+  dir(
+    'frames_total',
+    'Frames carried by bus messages, sent and accepted.',
+    (c) => c.framesOut,
+    (c) => c.framesIn,
+  );
+  dir(
+    'bytes_total',
+    'Bus payload bytes published, and received on this node channel.',
+    (c) => c.bytesOut,
+    (c) => c.bytesIn,
+  );
   one('gaps_total', 'Bus batches that arrived after a missing one (the link is declared lost).', (c) => c.gaps);
   one('duplicates_total', 'Bus batches dropped as a duplicate or of a stale link epoch.', (c) => c.duplicates);
   one('malformed_total', 'Payloads on this node channel that are not a valid bus batch.', (c) => c.malformed);

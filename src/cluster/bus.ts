@@ -60,6 +60,12 @@ export interface FrameBusOptions {
   maxBatchBytes?: number;
   /** Bytes queued plus in flight per destination before its link is lost. Default 8 MiB. */
   maxQueuedBytes?: number;
+  /**
+   * Above this many bytes queued plus in flight to a destination the link is
+   * `congested` until they fall to half of it (`drained`), so senders stop reading
+   * well before the loss bound. Default a quarter of maxQueuedBytes.
+   */
+  highWaterBytes?: number;
   /** Probe the subscription when nothing arrived for this long. Default 5 s. */
   probeIntervalMs?: number;
   /** A probe not back within this → restart the subscriber. Default 2 s. */
@@ -117,6 +123,8 @@ export class BusCounters {
 interface BusEvents {
   message: [src: string, msg: BusMessage];
   linkLost: [peer: string, reason: LinkLostReason];
+  congested: [peer: string];
+  drained: [peer: string];
   ready: [];
   notReady: [];
 }
@@ -132,6 +140,8 @@ class TxLink {
   pendingBytes = 0;
   inflightBytes = 0;
   queued = false;
+  /** Past the high-water mark and not yet back under the low one. */
+  congested = false;
   /** Reset and nothing accepted since: a further refusal needs no new declaration. */
   fresh = false;
   /** LinkFlag bits of the current epoch, carried by each of its batches. */
@@ -182,6 +192,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
   private readonly channelFor: (nodeRef: string) => string;
   private readonly maxBatchBytes: number;
   private readonly maxQueuedBytes: number;
+  private readonly highWaterBytes: number;
   private readonly probeIntervalMs: number;
   private readonly probeTimeoutMs: number;
   private readonly policy: FlushPolicy;
@@ -225,6 +236,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     this.subscriber = opts.subscriber;
     this.maxBatchBytes = opts.maxBatchBytes ?? DEFAULT_BATCH;
     this.maxQueuedBytes = opts.maxQueuedBytes ?? DEFAULT_QUEUED;
+    this.highWaterBytes = opts.highWaterBytes ?? this.maxQueuedBytes >> 2;
     this.probeIntervalMs = opts.probeIntervalMs ?? 5000;
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 2000;
     this.policy = opts.flush ?? 'immediate';
@@ -284,12 +296,21 @@ export class FrameBus extends EventEmitter<BusEvents> {
     l.pending.push(msg);
     l.sizes.push(n);
     l.pendingBytes += n;
+    if (!l.congested && l.pendingBytes + l.inflightBytes > this.highWaterBytes) {
+      l.congested = true;
+      this.emit('congested', dst);
+    }
     if (!l.queued) {
       l.queued = true;
       this.dirty.push(l);
       if (!this.flushScheduled) this.scheduleFlush();
     }
     return true;
+  }
+
+  /** Whether the link to `peer` is congested (see highWaterBytes). */
+  isCongested(peer: string): boolean {
+    return this.tx.get(peer)?.congested === true;
   }
 
   /** Forgets a peer that left the cluster (reaped), so its link state does not linger. */
@@ -300,8 +321,20 @@ export class FrameBus extends EventEmitter<BusEvents> {
       l.sizes = [];
       l.pendingBytes = 0;
       this.tx.delete(peer);
+      if (l.congested) {
+        l.congested = false;
+        this.emit('drained', peer);
+      }
     }
     this.rx.delete(peer);
+  }
+
+  /** Signals `drained` once a congested link is back under half its high-water mark. */
+  private checkDrained(l: TxLink): void {
+    if (l.congested && l.pendingBytes + l.inflightBytes <= this.highWaterBytes >> 1 && this.tx.get(l.peer) === l) {
+      l.congested = false;
+      this.emit('drained', l.peer);
+    }
   }
 
   private scheduleFlush(): void {
@@ -356,6 +389,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     l.inflightBytes += size;
     void this.publisher.publish(l.channel, payload, (err, heard) => {
       l.inflightBytes -= size;
+      this.checkDrained(l);
       if (!err && heard !== 0 && (flags & LinkFlag.restart) !== 0) l.needRestart = false;
       if ((err || heard === 0) && to === from && l.epoch === epoch && l.seq === 1) {
         // An empty announcement lost nothing: announce again later (the idle timer),
@@ -394,6 +428,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     l.sizes = [];
     l.pendingBytes = 0;
     l.fresh = true;
+    this.checkDrained(l);
     if (flags & LinkFlag.restart) l.needRestart = true;
     l.flags = (l.needRestart ? LinkFlag.restart : 0) | (flags & LinkFlag.answer);
     l.unannounced = true;
@@ -501,6 +536,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
       return;
     }
     r.next = b.seq + 1;
+    if (newEpoch) this.peerRestarted(b.src);
     if (newEpoch && (b.flags & LinkFlag.restart) !== 0) {
       // The peer lost our messages: restart our epoch toward it, as an answer.
       const l = this.tx.get(b.src);
@@ -518,6 +554,20 @@ export class FrameBus extends EventEmitter<BusEvents> {
       if (carriesFrame(m)) c.framesIn++;
       this.emit('message', b.src, m);
     }
+  }
+
+  /**
+   * The peer started an epoch newer than any we lost messages in: that is all a
+   * restart request asks for, so stop asking. Otherwise a request still waiting to be
+   * heard (or whose PUBLISH reply is not read yet) rides on our answer to the peer's
+   * own crossing request, the peer answers again, and that second answer reads as a
+   * reset here. `requested` stays: the peer's answer to our request may still come.
+   */
+  private peerRestarted(peer: string): void {
+    const l = this.tx.get(peer);
+    if (l === undefined || !l.needRestart) return;
+    l.needRestart = false;
+    if (l.seq === 0) l.flags &= ~LinkFlag.restart; // not announced yet: announce without it
   }
 
   private async subscribeAndProbe(): Promise<void> {
@@ -562,6 +612,13 @@ export class FrameBus extends EventEmitter<BusEvents> {
   }
 
   private probeTimedOut(nonce: number): void {
+    if (this.stopped || nonce !== this.probePending) return;
+    // After an event-loop stall the timers run before the I/O that arrived meanwhile
+    // is read: give the probe's reply, if it is waiting in the socket, that one turn.
+    setImmediate(() => this.probeLostFor(nonce));
+  }
+
+  private probeLostFor(nonce: number): void {
     if (this.stopped || nonce !== this.probePending) return;
     this.probePending = undefined;
     this.counters.probesLost++;

@@ -116,6 +116,8 @@ export class ClusterRegistry implements Registry, RemoteRouter {
 
   private readonly onMessage = (src: NodeRef, m: BusMessage): void => this.route(src, m);
   private readonly onLinkLost = (peer: NodeRef, reason: LinkLostReason): void => this.linkLost(peer, reason);
+  private readonly onCongested = (peer: NodeRef): void => this.pauseToward(peer, true);
+  private readonly onDrained = (peer: NodeRef): void => this.pauseToward(peer, false);
 
   constructor(
     private readonly hooks: RegistryHooks<PhoneEndpoint>,
@@ -137,6 +139,8 @@ export class ClusterRegistry implements Registry, RemoteRouter {
   replaceBus(bus: FrameBus): void {
     this.bus.off('message', this.onMessage);
     this.bus.off('linkLost', this.onLinkLost);
+    this.bus.off('congested', this.onCongested);
+    this.bus.off('drained', this.onDrained);
     this.bus = bus;
     this.attach(bus);
   }
@@ -144,6 +148,8 @@ export class ClusterRegistry implements Registry, RemoteRouter {
   private attach(bus: FrameBus): void {
     bus.on('message', this.onMessage);
     bus.on('linkLost', this.onLinkLost);
+    bus.on('congested', this.onCongested);
+    bus.on('drained', this.onDrained);
   }
 
   private get self(): NodeRef {
@@ -181,6 +187,10 @@ export class ClusterRegistry implements Registry, RemoteRouter {
 
   send(node: NodeRef, msg: BusMessage): boolean {
     return this.bus.send(node, msg);
+  }
+
+  congested(node: NodeRef): boolean {
+    return this.bus.isCongested(node);
   }
 
   // ---- Registry: lifecycle --------------------------------------------------
@@ -558,13 +568,13 @@ export class ClusterRegistry implements Registry, RemoteRouter {
         if (s === undefined) return;
         const pause = m.kind === 'pause';
         const rb = s.remote;
-        if (rb !== undefined && rb.node === src && rb.epoch === m.epoch) rb.phonesPaused = pause;
+        if (rb !== undefined && rb.node === src && rb.epoch === m.epoch) rb.peerPaused = pause;
         for (const p of s.phones.values()) {
           const b = this.bound.get(p);
           if (b === undefined || b.node !== src || b.epoch !== m.epoch) continue;
-          b.phonesPaused = pause;
+          b.peerPaused = pause;
           if (pause) p.pause();
-          else p.resume();
+          else if (!b.phonesPaused) p.resume(); // the link to src may still be congested
         }
         return;
       }
@@ -755,6 +765,23 @@ export class ClusterRegistry implements Registry, RemoteRouter {
     }
     this.log('cluster_reasserted', { count: outcomes.length });
     if (lost > 0) this.hooks.changed?.();
+  }
+
+  /**
+   * The bus link to `peer` passed its high-water mark (or fell back under the low
+   * one): stop (resume) reading this node's phones whose binary is there, so a fast
+   * phone meets backpressure rather than the link's loss bound (cluster.md §2).
+   */
+  private pauseToward(peer: NodeRef, pause: boolean): void {
+    for (const s of this.slots.values()) {
+      if (s.remote?.node !== peer) continue;
+      for (const p of s.phones.values()) {
+        const b = this.bound.get(p);
+        if (b === undefined || b.node !== peer) continue;
+        if (pause) p.pause();
+        else if (!b.phonesPaused) p.resume();
+      }
+    }
   }
 
   /** This node reaped dead nodes: act on its own share, send the others theirs. */

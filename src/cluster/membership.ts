@@ -219,11 +219,14 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private armFence(): void {
     clearTimeout(this.fenceTimer);
-    this.fenceTimer = setTimeout(() => {
-      if (this.stateNow !== 'live') return;
-      if (this.now() >= this.leaseDeadline) this.fence('lease_expired');
-      else this.armFence();
-    }, Math.max(0, this.leaseDeadline - this.now()));
+    this.fenceTimer = setTimeout(
+      () => {
+        if (this.stateNow !== 'live') return;
+        if (this.now() >= this.leaseDeadline) this.fence('lease_expired');
+        else this.armFence();
+      },
+      Math.max(0, this.leaseDeadline - this.now()),
+    );
     this.fenceTimer.unref();
   }
 

@@ -276,10 +276,7 @@ export async function connectBy(client: Redis, deadline: number): Promise<void> 
       last = toClusterError(raw);
       if (last.reason === 'auth_failed' || last.reason === 'no_permission' || last.reason === 'tls') finish(last);
     };
-    const timer = setTimeout(
-      () => finish(last ?? new ClusterRedisError('timeout', undefined)),
-      Math.max(0, deadline - performance.now()),
-    );
+    const timer = setTimeout(() => finish(last ?? new ClusterRedisError('timeout', undefined)), Math.max(0, deadline - performance.now()));
     client.on('ready', onReady);
     client.on('error', onError);
     if (client.status === 'wait' || client.status === 'end') client.connect().catch(() => undefined);

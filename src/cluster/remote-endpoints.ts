@@ -14,6 +14,8 @@ import type { NodeRef } from './keys.js';
 /** What the proxies need of their node: the bus, and probes answered by another node. */
 export interface RemoteRouter {
   send(node: NodeRef, msg: BusMessage): boolean;
+  /** Whether the bus link to `node` is past its high-water mark. */
+  congested(node: NodeRef): boolean;
   probe(node: NodeRef, serverId: string, epoch: number, timeoutMs: number): Promise<boolean>;
 }
 
@@ -22,7 +24,7 @@ export class RemoteBinary implements BinaryEndpoint {
   /** 'gone' once its node is reaped: the slot is in grace and a phone's frame closes the phone. */
   state: BinaryState = 'active';
   /** Set by the binary's node (pause / resume messages). */
-  phonesPaused = false;
+  peerPaused = false;
   readonly binaryConnId: string;
 
   constructor(
@@ -32,6 +34,11 @@ export class RemoteBinary implements BinaryEndpoint {
     readonly epoch: number,
   ) {
     this.binaryConnId = `@${node}`;
+  }
+
+  /** Its node asked, or the bus link to it is congested: the phones stay unread. */
+  get phonesPaused(): boolean {
+    return this.peerPaused || this.router.congested(this.node);
   }
 
   fromPhone(phone: PhoneSource, frame: Buffer): void {

@@ -10,16 +10,7 @@ import { encodeServerId, decodeServerId, type ClusterKeys, type NodeRef } from '
 import * as lua from './scripts/lua.js';
 
 type ScriptName =
-  | 'claim'
-  | 'resolve'
-  | 'registerPhone'
-  | 'unregisterPhone'
-  | 'release'
-  | 'expireGrace'
-  | 'heartbeat'
-  | 'join'
-  | 'reap'
-  | 'reassert';
+  'claim' | 'resolve' | 'registerPhone' | 'unregisterPhone' | 'release' | 'expireGrace' | 'heartbeat' | 'join' | 'reap' | 'reassert';
 
 const SCRIPTS: Record<ScriptName, string> = {
   claim: lua.CLAIM,
@@ -203,7 +194,7 @@ export class ClusterStore {
 
   /** Adds this node to the cluster (creating the generation when Redis is empty). */
   async join(): Promise<JoinResult> {
-    const r = await this.call.join(this.pfx, '', this.self, String(this.options.ttlMs), newGeneration()) as string[];
+    const r = (await this.call.join(this.pfx, '', this.self, String(this.options.ttlMs), newGeneration())) as string[];
     expectHead(r, 'joined');
     this.generation = str(r, 1);
     return { generation: this.generation, now: num(r, 2), settleUntil: num(r, 3), liveNodes: num(r, 4) };
@@ -233,14 +224,7 @@ export class ClusterStore {
 
   /** Settles a conflict probe of `incumbentEpoch`: `alive` when the incumbent answered in time. */
   async resolveConflict(serverId: string, claimId: string, incumbentEpoch: number, alive: boolean): Promise<ResolveResult> {
-    const r = await this.run(
-      'resolve',
-      this.options.ttlMs,
-      encodeServerId(serverId),
-      claimId,
-      incumbentEpoch,
-      alive ? '1' : '0',
-    );
+    const r = await this.run('resolve', this.options.ttlMs, encodeServerId(serverId), claimId, incumbentEpoch, alive ? '1' : '0');
     const res = this.installed(r);
     if (res !== undefined) return res;
     if (r[0] === 'rejected') return { kind: 'rejected' };
@@ -314,15 +298,7 @@ export class ClusterStore {
    * e.g. this node's own previous incarnation, or itself when leaving).
    */
   async reap(requestId: string, graceMs: number, opts: { limit?: number; force?: NodeRef } = {}): Promise<ReapResult | Interrupted> {
-    const r = await this.run(
-      'reap',
-      requestId,
-      this.options.ttlMs,
-      this.options.reapMarginMs,
-      graceMs,
-      opts.limit ?? 16,
-      opts.force ?? '',
-    );
+    const r = await this.run('reap', requestId, this.options.ttlMs, this.options.reapMarginMs, graceMs, opts.limit ?? 16, opts.force ?? '');
     const i = this.interrupted(r);
     if (i !== undefined) return i;
     if (r[0] !== 'reaped') throw unexpected(r);

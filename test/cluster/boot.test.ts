@@ -60,10 +60,7 @@ function parseCommand(s: string): { args: string[]; used: number } | undefined {
 }
 
 test('boot joins within the TTL and reports the server facts', async () => {
-  const node = await bootCluster(
-    { redis: target(redis.port), prefix: PREFIX, nodeId: 'boot-a', nodeTtlMs: 3000 },
-    { graceMs: 30_000 },
-  );
+  const node = await bootCluster({ redis: target(redis.port), prefix: PREFIX, nodeId: 'boot-a', nodeTtlMs: 3000 }, { graceMs: 30_000 });
   try {
     assert.equal(node.membership.state, 'live');
     assert.equal(node.server.maxmemoryPolicy, 'noeviction');
@@ -80,10 +77,7 @@ test('boot joins within the TTL and reports the server facts', async () => {
 test('a Redis older than 6.2 is refused, naming its version', async () => {
   const fake = await fakeRedis('6.0.9');
   try {
-    const err = await bootCluster(
-      { redis: target(fake.port), prefix: PREFIX, nodeId: 'old', nodeTtlMs: 3000 },
-      { graceMs: 30_000 },
-    ).then(
+    const err = await bootCluster({ redis: target(fake.port), prefix: PREFIX, nodeId: 'old', nodeTtlMs: 3000 }, { graceMs: 30_000 }).then(
       () => undefined,
       (e: unknown) => e,
     );

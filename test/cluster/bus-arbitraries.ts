@@ -7,11 +7,18 @@ export const RELAY_MAX_MESSAGE = 262_144;
 
 const refChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-'.split(''));
 export const arbNodeRef = fc
-  .tuple(fc.string({ unit: refChar, minLength: 1, maxLength: 64 }), fc.string({ unit: fc.constantFrom(...'0123456789abcdef'.split('')), minLength: 1, maxLength: 24 }))
+  .tuple(
+    fc.string({ unit: refChar, minLength: 1, maxLength: 64 }),
+    fc.string({ unit: fc.constantFrom(...'0123456789abcdef'.split('')), minLength: 1, maxLength: 24 }),
+  )
   .map(([id, inc]) => `${id}:${inc}`);
 
 /** Any printable ASCII, 1–256 bytes: spaces, `*`, `{`, `:` … included. */
-export const arbServerId = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 256 });
+export const arbServerId = fc.string({
+  unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+  minLength: 1,
+  maxLength: 256,
+});
 const arbHex8 = fc.string({ unit: fc.constantFrom(...'0123456789abcdef'.split('')), minLength: 8, maxLength: 8 });
 const arbEpoch = fc.maxSafeNat();
 const arbCode = fc.integer({ min: 0, max: 0xffff });
@@ -22,11 +29,13 @@ export const arbFrame = fc.oneof(
   { weight: 8, arbitrary: fc.uint8Array({ maxLength: 2048 }).map((a) => Buffer.from(a)) },
   {
     weight: 1,
-    arbitrary: fc.record({ size: fc.integer({ min: 0, max: RELAY_MAX_MESSAGE }), seed: fc.integer({ min: 0, max: 255 }) }).map(({ size, seed }) => {
-      const b = Buffer.allocUnsafe(size);
-      for (let i = 0; i < size; i++) b[i] = (seed + i * 31) & 0xff;
-      return b;
-    }),
+    arbitrary: fc
+      .record({ size: fc.integer({ min: 0, max: RELAY_MAX_MESSAGE }), seed: fc.integer({ min: 0, max: 255 }) })
+      .map(({ size, seed }) => {
+        const b = Buffer.allocUnsafe(size);
+        for (let i = 0; i < size; i++) b[i] = (seed + i * 31) & 0xff;
+        return b;
+      }),
   },
 );
 
@@ -40,7 +49,9 @@ export const arbSlotMessage: fc.Arbitrary<BusMessage> = fc
       arbFrame.map((frame): BusMessage => ({ kind: 'frameToBinary', ...slot, connId, frame })),
       fc.constant<BusMessage>({ kind: 'phoneJoin', ...slot, connId }),
       arbCode.map((code): BusMessage => ({ kind: 'phoneLeave', ...slot, connId, code })),
-      fc.tuple(arbCode, fc.option(arbFrame, { nil: undefined })).map(([code, frame]): BusMessage => ({ kind: 'closeDirective', ...slot, connId, code, frame })),
+      fc
+        .tuple(arbCode, fc.option(arbFrame, { nil: undefined }))
+        .map(([code, frame]): BusMessage => ({ kind: 'closeDirective', ...slot, connId, code, frame })),
       fc
         .tuple(arbCode, fc.constantFrom<1 | 2 | 3 | 4 | 5>(1, 2, 3, 4, 5), fc.boolean())
         .map(([code, reason, one]): BusMessage => ({ kind: 'evict', ...slot, connId: one ? connId : undefined, code, reason })),

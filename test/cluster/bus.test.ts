@@ -188,13 +188,22 @@ describe('frame bus', () => {
     await raw.publish(channelFor(b.bus.nodeRef), crafted(a.bus.nodeRef, b.bus.nodeRef, 1, 5, [frameMsg(5)]));
     raw.disconnect();
     await waitFor(() => b.bus.counters.gaps === 1, 'gapped batch');
+    // The gap makes b ask a for a new epoch, and a answers with an empty batch
+    // (decision 0018, link rules): that answer is a second inbound batch, arriving
+    // whenever the round trip ends. Wait for it so the count does not race it.
+    await waitFor(() => b.bus.counters.batchesIn === 2, 'the answer to the restart request');
     const text = await reg.metrics();
     assert.match(text, /^pyrycode_relay_cluster_bus_messages_total\{direction="in"\} 10$/m);
     assert.match(text, /^pyrycode_relay_cluster_bus_frames_total\{direction="in"\} 10$/m);
-    assert.match(text, /^pyrycode_relay_cluster_bus_batches_total\{direction="in"\} 1$/m);
+    assert.match(text, /^pyrycode_relay_cluster_bus_batches_total\{direction="in"\} 2$/m, 'the ten frames, then the answer');
     assert.match(text, /^pyrycode_relay_cluster_bus_malformed_total 1$/m);
     assert.match(text, /^pyrycode_relay_cluster_bus_gaps_total 1$/m);
     assert.match(text, /^pyrycode_relay_cluster_bus_links_lost_total\{reason="gap"\} 1$/m);
+    assert.deepEqual(
+      a.lost.filter((l) => l.peer === b.bus.nodeRef),
+      [{ peer: b.bus.nodeRef, reason: 'reset' }],
+    );
+    assert.equal(b.lost.length, 1, 'the answer is no reset');
     assert.match(await reg.metrics(), /^pyrycode_relay_cluster_bus_gaps_total 1$/m, 'a second scrape does not double count');
     for (const secret of ['ghost', a.bus.nodeRef, b.bus.nodeRef, 'srv one', 'client-'])
       assert.ok(!text.includes(secret), `series never name ${secret}`);
@@ -306,6 +315,43 @@ describe('frame bus', () => {
     } finally {
       raw.disconnect();
       peer.close();
+    }
+  });
+
+  test('crossing restart requests: the answer does not ask again, so nothing ping-pongs into a second reset', async () => {
+    const b = await startNode('b');
+    const x = 'node-x:cross';
+    const raw = connect('registry');
+    let peer: Awaited<ReturnType<typeof fakePeer>> | undefined;
+    try {
+      const ch = channelFor(b.bus.nodeRef);
+      // b loses inbound from x while x's channel has no subscriber: b's restart request
+      // (epoch 2) goes unheard and waits to be announced again.
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 1, [frameMsg(1)]));
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 1, 3, [frameMsg(3)]));
+      await waitFor(() => b.bus.counters.publishUnheard === 1, 'unheard restart request');
+      peer = await fakePeer(x);
+      // x lost b's messages too and restarts with its own request: the requests cross.
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 2, 1, [frameMsg(20)], LinkFlag.restart));
+      await waitFor(() => peer!.batches.length === 1, "b's answer");
+      // x's new epoch is all b asked for: the answer carries no request of its own.
+      assert.deepEqual(peer.batches[0], { src: b.bus.nodeRef, dst: x, linkEpoch: 3, seq: 1, flags: LinkFlag.answer, messages: [] });
+      // x answers b's earlier request all the same: an answer, not a reset.
+      await raw.publish(ch, crafted(x, b.bus.nodeRef, 3, 1, [frameMsg(30)], LinkFlag.answer));
+      await waitFor(() => b.got.length === 3, 'the answer epoch');
+      assert.deepEqual(
+        b.got.map((g) => indexOf(g.msg)),
+        [1, 20, 30],
+      );
+      assert.deepEqual(b.lost, [
+        { peer: x, reason: 'gap' },
+        { peer: x, reason: 'reset' },
+      ]);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(peer.batches.length, 1, 'b does not restart again');
+    } finally {
+      raw.disconnect();
+      peer?.close();
     }
   });
 
@@ -460,6 +506,32 @@ describe('frame bus', () => {
     }
   });
 
+  test('a link past its high-water mark is congested until half of it is left, well before the loss bound', async () => {
+    const a = await startNode('a', { maxQueuedBytes: 64 * 1024, highWaterBytes: 16 * 1024 });
+    const b = await startNode('b');
+    const events: string[] = [];
+    a.bus.on('congested', (peer) => events.push(`congested ${peer === b.bus.nodeRef}`));
+    a.bus.on('drained', (peer) => events.push(`drained ${peer === b.bus.nodeRef}`));
+    // Redis frozen: the PUBLISHes stay in flight, so the bytes add up across turns.
+    redis.pause();
+    try {
+      for (let i = 0; i < 20; i++) {
+        assert.equal(a.bus.send(b.bus.nodeRef, frameMsg(i, 1024)), true);
+        await turn();
+      }
+      assert.deepEqual(events, ['congested true'], 'once, past 16 KiB');
+      assert.equal(a.bus.isCongested(b.bus.nodeRef), true);
+    } finally {
+      redis.resume();
+    }
+    await waitFor(() => events.length === 2, 'drained');
+    assert.deepEqual(events, ['congested true', 'drained true']);
+    assert.equal(a.bus.isCongested(b.bus.nodeRef), false);
+    await waitFor(() => b.got.length === 20, 'every message');
+    assert.deepEqual(frames(b), [...Array(20).keys()]);
+    assert.deepEqual(a.lost, []);
+  });
+
   test('Redis restart: the bus re-subscribes, proves it, declares its links lost, and traffic resumes', async () => {
     const a = await startNode('a', { probeIntervalMs: 200, probeTimeoutMs: 500 });
     const b = await startNode('b', { probeIntervalMs: 200, probeTimeoutMs: 500 });
@@ -534,6 +606,22 @@ describe('frame bus', () => {
     a.bus.send(b.bus.nodeRef, frameMsg(2));
     await waitFor(() => frames(b).length === 2, 'traffic resumed');
     assert.deepEqual(b.lost, [{ peer: a.bus.nodeRef, reason: 'probe_lost' }]);
+  });
+
+  test('a probe whose reply waits in the socket through an event-loop stall is not lost', async () => {
+    const b = await startNode('b', { probeIntervalMs: 60, probeTimeoutMs: 100 });
+    for (let i = 0; i < 5; i++) {
+      const sent = b.bus.counters.probesSent;
+      await waitFor(() => b.bus.counters.probesSent > sent, 'an idle probe');
+      // Stall past the probe timeout while the reply arrives: when the loop runs
+      // again, the timeout's timer is due before the socket is read.
+      const until = performance.now() + 250;
+      while (performance.now() < until);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(b.bus.counters.probesLost, 0);
+    assert.deepEqual(b.lost, []);
+    assert.equal(b.notReadies, 0);
   });
 
   test('a subscriber link that goes silent (no error, no close) is caught by the probe and replaced', async () => {

@@ -3,14 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import {
-  clusterKeys,
-  decodeServerId,
-  encodeServerId,
-  newIncarnation,
-  nodeRef,
-  parseNodeRef,
-} from '../../src/cluster/keys.js';
+import { clusterKeys, decodeServerId, encodeServerId, newIncarnation, nodeRef, parseNodeRef } from '../../src/cluster/keys.js';
 
 const printable = fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c));
 const serverId = fc.array(printable, { minLength: 1, maxLength: 256 }).map((a) => a.join(''));

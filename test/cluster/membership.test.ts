@@ -103,8 +103,14 @@ test('a node that dies is reaped within TTL + 2 s of its last heartbeat; its sta
   assert.ok(late > TTL && late <= TTL + 2000, `reaped ${Math.round(late)} ms after its last heartbeat`);
   const res = reaped.args[0] as import('../../src/cluster/store.js').ReapResult;
   assert.deepEqual(res.nodes, [d.node.ref]);
-  assert.deepEqual(res.slots.map((s) => s.serverId), ['sid']);
-  assert.deepEqual(res.phones.map((p) => [p.connId, p.binaryNode]), [[conn('mine', 2), a.node.ref]]);
+  assert.deepEqual(
+    res.slots.map((s) => s.serverId),
+    ['sid'],
+  );
+  assert.deepEqual(
+    res.phones.map((p) => [p.connId, p.binaryNode]),
+    [[conn('mine', 2), a.node.ref]],
+  );
   // Reaped exactly once.
   await sleep(600);
   assert.equal(a.events.filter((e) => e.name === 'reaped').length, 1);
@@ -173,7 +179,10 @@ test('an outage shorter than TTL/3 never fences (a link cut, then a freeze)', as
   await sleep(ttl / 3 - 100);
   redis.resume();
   await sleep(ttl);
-  assert.deepEqual(a.events.concat(b.events).map((e) => e.name), []);
+  assert.deepEqual(
+    a.events.concat(b.events).map((e) => e.name),
+    [],
+  );
   assert.equal(b.node.membership.live, true);
 });
 

@@ -45,7 +45,9 @@ test('memory per registered phone stays under 512 bytes', async (t) => {
   const nodeSet = Number(await a.client.call('MEMORY', 'USAGE', a.store.keys.nodePhones(a.store.self), 'SAMPLES', '0'));
   const keysPerPhone = (phonesKey * sids.length + nodeSet * 2) / phones;
   t.diagnostic(`used_memory delta per phone: ${perPhone.toFixed(1)} bytes over ${phones} phones`);
-  t.diagnostic(`MEMORY USAGE per phone: ${keysPerPhone.toFixed(1)} bytes (phones hash ${phonesKey} B per server-id, node set ${nodeSet} B per 512 phones)`);
+  t.diagnostic(
+    `MEMORY USAGE per phone: ${keysPerPhone.toFixed(1)} bytes (phones hash ${phonesKey} B per server-id, node set ${nodeSet} B per 512 phones)`,
+  );
   assert.ok(perPhone <= 512, `${perPhone} bytes per phone`);
   assert.ok(keysPerPhone <= 512, `${keysPerPhone} bytes per phone`);
 });

@@ -63,13 +63,31 @@ test('per-role options: offline queue, retries and resend are chosen per connect
 });
 
 test('reconnect back-off grows, is capped, and carries jitter', () => {
-  assert.equal(reconnectDelay(1, 1000, () => 0), 50);
-  assert.equal(reconnectDelay(3, 1000, () => 0), 200);
-  assert.equal(reconnectDelay(30, 1000, () => 0), 1000);
-  assert.equal(reconnectDelay(30, 1000, () => 0.999), 1199);
+  assert.equal(
+    reconnectDelay(1, 1000, () => 0),
+    50,
+  );
+  assert.equal(
+    reconnectDelay(3, 1000, () => 0),
+    200,
+  );
+  assert.equal(
+    reconnectDelay(30, 1000, () => 0),
+    1000,
+  );
+  assert.equal(
+    reconnectDelay(30, 1000, () => 0.999),
+    1199,
+  );
   // A short TTL's small cap keeps the jitter proportionate.
-  assert.equal(reconnectDelay(30, 150, () => 0.999), 224);
-  assert.equal(reconnectDelay(1, 20, () => 0), 20);
+  assert.equal(
+    reconnectDelay(30, 150, () => 0.999),
+    224,
+  );
+  assert.equal(
+    reconnectDelay(1, 20, () => 0),
+    20,
+  );
 });
 
 test('connects, reads the version, and accepts 6.2 and later only', async () => {
@@ -97,7 +115,11 @@ test('refused credentials fail at once with auth_failed, never naming the passwo
     const t0 = performance.now();
     // With no password the first command fails NOAUTH; the ready check surfaces it.
     const err = await connectBy(c, performance.now() + 10_000).then(
-      () => c.ping().then(() => undefined, (e: unknown) => e),
+      () =>
+        c.ping().then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
       (e: unknown) => e,
     );
     c.disconnect();
@@ -138,8 +160,23 @@ test('an unreachable server fails at the deadline with redis_unavailable: unreac
 test('keys and channels under the prefix are all a node needs (an ACL confined to them)', async () => {
   const { bootCluster } = await import('../../src/cluster/boot.js');
   await redis.command(
-    'ACL', 'SETUSER', 'relay', 'on', '>relay-pw', 'resetkeys', '~acl:*', 'resetchannels', '&acl:*',
-    '-@all', '+@read', '+@write', '+@scripting', '+@pubsub', '+@connection', '+info', '+time',
+    'ACL',
+    'SETUSER',
+    'relay',
+    'on',
+    '>relay-pw',
+    'resetkeys',
+    '~acl:*',
+    'resetchannels',
+    '&acl:*',
+    '-@all',
+    '+@read',
+    '+@write',
+    '+@scripting',
+    '+@pubsub',
+    '+@connection',
+    '+info',
+    '+time',
   );
   const node = await bootCluster(
     { redis: target(redis.port, { username: 'relay', password: 'relay-pw' }), prefix: 'acl', nodeId: 'acl-node', nodeTtlMs: 3000 },

@@ -181,7 +181,7 @@ describe('claims, conflicts, grace and the cap across nodes', () => {
     unsilence(binary);
     for (let i = 0; i < sent; i++) {
       const env = await binary.next(10_000);
-      assert.ok(env.endsWith(`"frame":${frame}}`), `frame ${i}`);
+      assert.ok(env.endsWith(`"frame":${frame}}`), `frame ${i} of ${sent}: ${env.slice(0, 120)}`);
     }
     binary.close();
   });

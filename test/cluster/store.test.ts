@@ -139,9 +139,7 @@ test('grace expiry: exactly once with two nodes racing; phones on every node ret
   }
   await sleep(80);
   const got: ExpiredSlot[] = [];
-  const rounds = await Promise.all(
-    Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).store.expireGrace(`race-${i}`, 3)),
-  );
+  const rounds = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).store.expireGrace(`race-${i}`, 3)));
   for (const r of rounds) {
     assert.ok(Array.isArray(r));
     got.push(...r);
@@ -322,20 +320,45 @@ test('reapShares gives each live node exactly its part of a reap', async () => {
     ],
   });
   assert.deepEqual([...shares.keys()].sort(), ['a:1', 'b:1']);
-  assert.deepEqual(shares.get('a:1')?.slots[0]?.phones.map((p) => p.connId), ['c1', 'c3']);
+  assert.deepEqual(
+    shares.get('a:1')?.slots[0]?.phones.map((p) => p.connId),
+    ['c1', 'c3'],
+  );
   assert.deepEqual(shares.get('a:1')?.phones, []);
-  assert.deepEqual(shares.get('b:1')?.slots[0]?.phones.map((p) => p.connId), ['c2']);
-  assert.deepEqual(shares.get('b:1')?.phones.map((p) => p.connId), ['p1']);
+  assert.deepEqual(
+    shares.get('b:1')?.slots[0]?.phones.map((p) => p.connId),
+    ['c2'],
+  );
+  assert.deepEqual(
+    shares.get('b:1')?.phones.map((p) => p.connId),
+    ['p1'],
+  );
 });
 
 test('expiredShares gives each node the phones it must close', async () => {
   const { expiredShares } = await import('../../src/cluster/store.js');
   const shares = expiredShares([
-    { serverId: 's', epoch: 1, phones: [{ connId: 'c1', node: 'a:1' }, { connId: 'c2', node: 'b:1' }] },
+    {
+      serverId: 's',
+      epoch: 1,
+      phones: [
+        { connId: 'c1', node: 'a:1' },
+        { connId: 'c2', node: 'b:1' },
+      ],
+    },
     { serverId: 't', epoch: 2, phones: [{ connId: 'c3', node: 'a:1' }] },
     { serverId: 'u', epoch: 3, phones: [] },
   ]);
   assert.deepEqual([...shares.keys()].sort(), ['a:1', 'b:1']);
-  assert.deepEqual(shares.get('a:1')?.map((s) => [s.serverId, s.phones.map((p) => p.connId)]), [['s', ['c1']], ['t', ['c3']]]);
-  assert.deepEqual(shares.get('b:1')?.map((s) => [s.serverId, s.phones.map((p) => p.connId)]), [['s', ['c2']]]);
+  assert.deepEqual(
+    shares.get('a:1')?.map((s) => [s.serverId, s.phones.map((p) => p.connId)]),
+    [
+      ['s', ['c1']],
+      ['t', ['c3']],
+    ],
+  );
+  assert.deepEqual(
+    shares.get('b:1')?.map((s) => [s.serverId, s.phones.map((p) => p.connId)]),
+    [['s', ['c2']]],
+  );
 });

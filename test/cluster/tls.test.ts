@@ -22,17 +22,52 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'relay-redis-tls-'));
   const f = (n: string): string => join(dir, n);
   const ssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=relay-test-ca');
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=relay-test-ca',
+  );
   ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('srv.key'), '-out', f('srv.csr'), '-subj', '/CN=localhost');
   writeFileSync(f('ext'), 'subjectAltName=DNS:localhost\n');
-  ssl('x509', '-req', '-in', f('srv.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('srv.pem'), '-days', '2', '-extfile', f('ext'));
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    f('srv.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('srv.pem'),
+    '-days',
+    '2',
+    '-extfile',
+    f('ext'),
+  );
   tlsPort = await freePort();
   redis = await RedisServer.start([
-    '--tls-port', String(tlsPort),
-    '--tls-cert-file', f('srv.pem'),
-    '--tls-key-file', f('srv.key'),
-    '--tls-ca-cert-file', f('ca.pem'),
-    '--tls-auth-clients', 'no',
+    '--tls-port',
+    String(tlsPort),
+    '--tls-cert-file',
+    f('srv.pem'),
+    '--tls-key-file',
+    f('srv.key'),
+    '--tls-ca-cert-file',
+    f('ca.pem'),
+    '--tls-auth-clients',
+    'no',
   ]);
 });
 after(async () => {
