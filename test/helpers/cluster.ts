@@ -84,25 +84,33 @@ export class RelayNode {
 }
 
 export async function startNode(redis: RedisServer, opts: NodeOptions): Promise<RelayNode> {
-  const port = await freePort();
-  const metricsPort = await freePort();
-  const child = spawnCli(
-    [
-      '--insecure-listen',
-      `127.0.0.1:${port}`,
-      '--metrics-listen',
-      `127.0.0.1:${metricsPort}`,
-      '--node-id',
-      opts.nodeId,
-      '--cluster-prefix',
-      opts.prefix ?? 'rt',
-      ...CLUSTER_DEFAULTS,
-      ...(opts.args ?? []),
-    ],
-    { PYRYCODE_RELAY_REDIS_URL: opts.redisUrl ?? redis.url },
-  );
-  await waitForStderr(child, /relay_started/, 15_000);
-  return new RelayNode(opts.nodeId, child, port, metricsPort);
+  // freePort() only says a port was free a moment ago: on a busy machine another process
+  // can bind it before the child does. That is the harness's race, not the relay's, so a
+  // start that fails with EADDRINUSE is retried on fresh ports (any other failure throws).
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const metricsPort = await freePort();
+    const child = spawnCli(
+      [
+        '--insecure-listen',
+        `127.0.0.1:${port}`,
+        '--metrics-listen',
+        `127.0.0.1:${metricsPort}`,
+        '--node-id',
+        opts.nodeId,
+        '--cluster-prefix',
+        opts.prefix ?? 'rt',
+        ...CLUSTER_DEFAULTS,
+        ...(opts.args ?? []),
+      ],
+      { PYRYCODE_RELAY_REDIS_URL: opts.redisUrl ?? redis.url },
+    );
+    await waitForStderr(child, /relay_started|"event":"listen_failed"/, 15_000);
+    if (!child.out.stderr.includes('"event":"listen_failed"')) return new RelayNode(opts.nodeId, child, port, metricsPort);
+    // It exits 1 by itself after leaving the cluster; a kill would leave its entry to the reaper.
+    await waitExit(child, 15_000).catch(() => child.kill('SIGKILL'));
+    if (attempt >= 3 || !child.out.stderr.includes('EADDRINUSE')) throw new Error(`node ${opts.nodeId} did not start: ${child.out.stderr}`);
+  }
 }
 
 /** Starts `ids.length` nodes on one Redis, one after another (each joins before it listens). */
