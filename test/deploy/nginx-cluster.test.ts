@@ -21,7 +21,7 @@ import {
   type LocalCluster,
 } from '../helpers/balanced-cluster.js';
 import { newServerId } from '../helpers/clients.js';
-import { exited, findBinary, httpsBody, makeCert, ROOT, substitute, waitListening } from '../helpers/deploy.js';
+import { exited, findBinary, httpsBody, localNginxConf, makeCert, ROOT, substitute, waitListening } from '../helpers/deploy.js';
 import { eventually } from '../helpers/http.js';
 import { freePort } from '../helpers/process.js';
 
@@ -30,19 +30,9 @@ const TEMPLATE = readFileSync(join(ROOT, FILE), 'utf8');
 const DOC_NODES = ['10.0.0.11:8080', '10.0.0.12:8080', '10.0.0.13:8080'];
 
 function render(dir: string, tlsPort: number, nodePorts: number[], cert: { cert: string; key: string }): string {
-  const sub = (text: string, from: string, to: string): string => substitute(text, from, to, FILE);
   let conf = TEMPLATE;
-  conf = sub(conf, 'listen 443 ssl;', `listen 127.0.0.1:${tlsPort} ssl;`);
-  DOC_NODES.forEach((addr, i) => (conf = sub(conf, `server ${addr};`, `server 127.0.0.1:${nodePorts[i]};`)));
-  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/fullchain.pem', cert.cert);
-  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/privkey.pem', cert.key);
-  conf = sub(conf, 'worker_processes auto;', 'worker_processes 1;');
-  const head = [`daemon off;`, `pid ${join(dir, 'nginx.pid')};`, `error_log ${join(dir, 'error.log')} warn;`].join('\n');
-  const httpPaths = ['access_log', 'client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path']
-    .map((d) => `    ${d} ${join(dir, d === 'access_log' ? 'access.log' : d)};`)
-    .join('\n');
-  conf = sub(conf, 'http {\n', `http {\n${httpPaths}\n`);
-  return `${head}\n${conf}`;
+  DOC_NODES.forEach((addr, i) => (conf = substitute(conf, `server ${addr};`, `server 127.0.0.1:${nodePorts[i]};`, FILE)));
+  return localNginxConf(conf, FILE, dir, tlsPort, cert);
 }
 
 describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', () => {

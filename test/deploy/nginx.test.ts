@@ -9,27 +9,26 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { exited, findBinary, HEALTHZ_BODY, httpsBody, loggedRemoteForForgedXff, makeCert, ROOT, substitute, waitListening } from '../helpers/deploy.js';
+import {
+  exited,
+  findBinary,
+  HEALTHZ_BODY,
+  httpsBody,
+  loggedRemoteForForgedXff,
+  localNginxConf,
+  makeCert,
+  ROOT,
+  substitute,
+  waitListening,
+} from '../helpers/deploy.js';
 import { freePort, runCli, spawnCli, waitForStderr } from '../helpers/process.js';
 
 const FILE = 'deploy/nginx.conf';
 const TEMPLATE = readFileSync(join(ROOT, FILE), 'utf8');
 
 function render(dir: string, tlsPort: number, relayPort: number, cert: { cert: string; key: string }): string {
-  const sub = (text: string, from: string, to: string): string => substitute(text, from, to, FILE);
-  let conf = TEMPLATE;
-  conf = sub(conf, 'listen 443 ssl;', `listen 127.0.0.1:${tlsPort} ssl;`);
-  conf = sub(conf, 'server 127.0.0.1:8080;', `server 127.0.0.1:${relayPort};`);
-  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/fullchain.pem', cert.cert);
-  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/privkey.pem', cert.key);
-  conf = sub(conf, 'worker_processes auto;', 'worker_processes 1;');
-  // Run in the foreground with every writable path inside the temp dir.
-  const head = [`daemon off;`, `pid ${join(dir, 'nginx.pid')};`, `error_log ${join(dir, 'error.log')} warn;`].join('\n');
-  const httpPaths = ['access_log', 'client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path']
-    .map((d) => `    ${d} ${join(dir, d === 'access_log' ? 'access.log' : d)};`)
-    .join('\n');
-  conf = sub(conf, 'http {\n', `http {\n${httpPaths}\n`);
-  return `${head}\n${conf}`;
+  const conf = substitute(TEMPLATE, 'server 127.0.0.1:8080;', `server 127.0.0.1:${relayPort};`, FILE);
+  return localNginxConf(conf, FILE, dir, tlsPort, cert);
 }
 
 describe('nginx in front of the relay (deploy/nginx.conf)', () => {

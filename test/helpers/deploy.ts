@@ -41,6 +41,25 @@ export function substitute(text: string, from: string, to: string, file: string)
   return text.replace(from, to);
 }
 
+/**
+ * Renders a documented nginx config to run unprivileged in `dir`: TLS on 127.0.0.1:`tlsPort`
+ * with the test certificate, one worker, in the foreground, every writable path in `dir`.
+ * Each replaced text must stand in the config exactly once (named `file` on failure).
+ */
+export function localNginxConf(conf: string, file: string, dir: string, tlsPort: number, cert: { cert: string; key: string }): string {
+  const sub = (text: string, from: string, to: string): string => substitute(text, from, to, file);
+  conf = sub(conf, 'listen 443 ssl;', `listen 127.0.0.1:${tlsPort} ssl;`);
+  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/fullchain.pem', cert.cert);
+  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/privkey.pem', cert.key);
+  conf = sub(conf, 'worker_processes auto;', 'worker_processes 1;');
+  const head = [`daemon off;`, `pid ${join(dir, 'nginx.pid')};`, `error_log ${join(dir, 'error.log')} warn;`].join('\n');
+  const httpPaths = ['access_log', 'client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path']
+    .map((d) => `    ${d} ${join(dir, d === 'access_log' ? 'access.log' : d)};`)
+    .join('\n');
+  conf = sub(conf, 'http {\n', `http {\n${httpPaths}\n`);
+  return `${head}\n${conf}`;
+}
+
 export function waitListening(port: number, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   return new Promise((resolve, reject) => {
