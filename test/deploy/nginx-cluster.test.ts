@@ -11,12 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  assertAffinitySpread,
+  assertPairsFollowBinary,
   busFrames,
-  closeAll,
   crossNodePair,
   health,
-  pairsThrough,
-  placement,
   startLocalCluster,
   type LocalCluster,
 } from '../helpers/balanced-cluster.js';
@@ -90,23 +89,7 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
   });
 
   test('with affinity, pairs of 12 server-ids spread over the nodes and the bus carries no frames', async () => {
-    const nodes = cluster!.nodes;
-    const ca = readFileSync(cert.cert, 'utf8');
-    const ids = Array.from({ length: 12 }, () => newServerId());
-    const pairs = await pairsThrough(base, ids, 2, { ca });
-    try {
-      const where = await placement(nodes);
-      assert.equal(
-        where.reduce((s, n) => s + n.binaries, 0),
-        ids.length,
-        JSON.stringify(where),
-      );
-      for (const n of where) assert.equal(n.phones, 2 * n.binaries, `phones sit with their binary: ${JSON.stringify(where)}`);
-      assert.ok(where.filter((n) => n.binaries > 0).length >= 2, `the hash spreads server-ids: ${JSON.stringify(where)}`);
-      assert.equal(await busFrames(nodes), 0, 'no frame crossed the bus');
-    } finally {
-      closeAll(pairs);
-    }
+    await assertAffinitySpread(base, cluster!.nodes, readFileSync(cert.cert, 'utf8'));
   });
 
   test('control: a pair split across two nodes (no balancer) does cross the bus, and is counted', async () => {
@@ -121,20 +104,7 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
     const gone = nodes[2]!;
     gone.child.kill('SIGTERM');
     await exited(gone.child, 15_000);
-    const ca = readFileSync(cert.cert, 'utf8');
-    const ids = Array.from({ length: 6 }, () => newServerId());
-    const pairs = await pairsThrough(base, ids, 2, { ca });
-    try {
-      const where = await placement(nodes.slice(0, 2));
-      assert.equal(
-        where.reduce((s, n) => s + n.binaries, 0),
-        ids.length,
-        JSON.stringify(where),
-      );
-      for (const n of where) assert.equal(n.phones, 2 * n.binaries, `phones follow their binary: ${JSON.stringify(where)}`);
-    } finally {
-      closeAll(pairs);
-    }
+    await assertPairsFollowBinary(base, nodes.slice(0, 2), readFileSync(cert.cert, 'utf8'), 6);
   });
 
   test('the documented idle timeouts outlast the relay heartbeat window (60 s); no compression', () => {
