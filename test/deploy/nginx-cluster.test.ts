@@ -5,7 +5,7 @@
 // phones on its binary's node, so the cluster bus carries no frames. nginx, openssl
 // and redis-server are required: when missing this test fails, it does not skip.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import {
   type LocalCluster,
 } from '../helpers/balanced-cluster.js';
 import { newServerId } from '../helpers/clients.js';
-import { exited, findBinary, httpsBody, localNginxConf, makeCert, ROOT, substitute, waitListening } from '../helpers/deploy.js';
+import { exited, findBinary, httpsBody, localNginxConf, makeCert, ROOT, startNginx, substitute } from '../helpers/deploy.js';
 import { eventually } from '../helpers/http.js';
 import { freePort } from '../helpers/process.js';
 
@@ -39,7 +39,6 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
   let cert: { cert: string; key: string };
   let cluster: LocalCluster | undefined;
   let nginx: ChildProcess | undefined;
-  let nginxErr = '';
   let tlsPort: number;
   let base: string;
 
@@ -61,12 +60,7 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
         cert,
       ),
     );
-    const args = ['-p', dir, '-e', join(dir, 'error.log'), '-c', confFile];
-    const check = spawnSync(bin, ['-t', '-q', ...args], { encoding: 'utf8' });
-    assert.equal(check.status, 0, `nginx -t rejected the documented config: ${check.stderr}`);
-    nginx = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    nginx.stderr?.on('data', (d: Buffer) => (nginxErr += d.toString()));
-    await waitListening(tlsPort, 15_000).catch((err: Error) => assert.fail(`${err.message}; nginx said: ${nginxErr}`));
+    nginx = await startNginx(bin, dir, confFile, tlsPort);
   });
 
   after(async () => {

@@ -4,7 +4,7 @@
 // nginx and openssl are required: when they are missing this test fails, it does
 // not skip (.ci/run installs them).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,8 +18,8 @@ import {
   localNginxConf,
   makeCert,
   ROOT,
+  startNginx,
   substitute,
-  waitListening,
 } from '../helpers/deploy.js';
 import { freePort, runCli, spawnCli, waitForStderr } from '../helpers/process.js';
 
@@ -36,7 +36,6 @@ describe('nginx in front of the relay (deploy/nginx.conf)', () => {
   let cert: { cert: string; key: string };
   let relay: ReturnType<typeof spawnCli> | undefined;
   let nginx: ChildProcess | undefined;
-  let nginxErr = '';
   let tlsPort: number;
 
   before(async () => {
@@ -50,12 +49,7 @@ describe('nginx in front of the relay (deploy/nginx.conf)', () => {
 
     const confFile = join(dir, 'nginx.conf');
     writeFileSync(confFile, render(dir, tlsPort, relayPort, cert));
-    const args = ['-p', dir, '-e', join(dir, 'error.log'), '-c', confFile];
-    const check = spawnSync(bin, ['-t', '-q', ...args], { encoding: 'utf8' });
-    assert.equal(check.status, 0, `nginx -t rejected the documented config: ${check.stderr}`);
-    nginx = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    nginx.stderr?.on('data', (d: Buffer) => (nginxErr += d.toString()));
-    await waitListening(tlsPort, 15_000).catch((err: Error) => assert.fail(`${err.message}; nginx said: ${nginxErr}`));
+    nginx = await startNginx(bin, dir, confFile, tlsPort);
   });
 
   after(async () => {
