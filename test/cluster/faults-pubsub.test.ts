@@ -30,12 +30,17 @@ describe('cluster faults: pub/sub connections killed', () => {
     await redis?.stop();
   });
 
-  test('a gap on a link (a batch missed): the pairs crossing it close 1012 on both sides, the others go on', async () => {
+  /**
+   * Two pairs, pumped every 15 ms until `stop()`, both flowing before it returns: one
+   * crossing the bus (binary on A, phone on B) and one whose binary and phone both sit
+   * on `home`.
+   */
+  async function flowingPairs(home: RelayNode) {
     const cross = await NumberedBinary.dial(a.base, newServerId());
-    const local = await NumberedBinary.dial(b.base, newServerId());
+    const local = await NumberedBinary.dial(home.base, newServerId());
     await sleep(CLAIM_VISIBLE_MS);
     const remote = await cross.addPhone(b.base);
-    const near = await local.addPhone(b.base);
+    const near = await local.addPhone(home.base);
     await eventually(() => remote.connId !== undefined && near.connId !== undefined, 3000, 'phones known');
     const stop = every(15, () => {
       cross.pump();
@@ -43,6 +48,16 @@ describe('cluster faults: pub/sub connections killed', () => {
     });
     try {
       await eventually(() => remote.gotAtPhone > 20 && near.gotAtPhone > 20, 5000, 'traffic flowing');
+    } catch (err) {
+      stop();
+      throw err;
+    }
+    return { cross, local, remote, near, stop };
+  }
+
+  test('a gap on a link (a batch missed): the pairs crossing it close 1012 on both sides, the others go on', async () => {
+    const { cross, local, remote, near, stop } = await flowingPairs(b);
+    try {
       const gapsBefore = await b.metric('pyrycode_relay_cluster_bus_gaps_total');
       // A batch on A → B's link (still in its first epoch: the first test of a fresh
       // cluster) far ahead of the next expected one: B has missed batches.
@@ -84,18 +99,8 @@ describe('cluster faults: pub/sub connections killed', () => {
   });
 
   test('CLIENT KILL TYPE pubsub: cross-node pairs closed 1012 both sides, same-node pairs untouched, the bus recovers', async () => {
-    const cross = await NumberedBinary.dial(a.base, newServerId());
-    const local = await NumberedBinary.dial(a.base, newServerId());
-    await sleep(CLAIM_VISIBLE_MS);
-    const remote = await cross.addPhone(b.base);
-    const near = await local.addPhone(a.base);
-    await eventually(() => remote.connId !== undefined && near.connId !== undefined, 3000, 'phones known');
-    const stop = every(15, () => {
-      cross.pump();
-      local.pump();
-    });
+    const { cross, local, remote, near, stop } = await flowingPairs(a);
     try {
-      await eventually(() => remote.gotAtPhone > 20 && near.gotAtPhone > 20, 5000, 'traffic flowing');
       const lostBefore = await a.metric('pyrycode_relay_cluster_bus_links_lost_total{reason="subscriber_lost"}');
       const reply = await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
       assert.match(reply, /^:[1-9]/, `killed ${reply.trim()}`);

@@ -17,6 +17,7 @@ import {
 } from '../../src/cluster/redis-client.js';
 import { freePort } from '../helpers/process.js';
 import { RedisServer } from '../helpers/redis.js';
+import { runEveryScript } from '../helpers/store-scripts.js';
 
 let redis: RedisServer;
 let secured: RedisServer;
@@ -183,15 +184,7 @@ test('keys and channels under the prefix are all a node needs (an ACL confined t
     { graceMs: 1 },
   );
   try {
-    const s = node.store;
-    const c = await s.claim('sid', 'b1');
-    assert.equal(c.kind, 'claimed');
-    assert.equal((await s.registerPhone('sid', 'client-sid-0000abcd', 16)).kind, 'registered');
-    assert.equal(await s.unregisterPhone('sid', 'client-sid-0000abcd'), true);
-    assert.equal((await s.releaseIntoGrace('sid', 'b1', c.kind === 'claimed' ? c.epoch : 0, 1)).kind, 'grace');
-    await new Promise((r) => setTimeout(r, 5));
-    assert.ok(Array.isArray(await s.expireGrace('e1')));
-    assert.equal((await s.heartbeat()).kind, 'ok');
+    await runEveryScript(node.store);
     assert.equal(await node.connections.busPub.publish(node.keys.busChannel(node.ref), 'x'), 0);
     await node.connections.busSub.subscribe(node.keys.busChannel(node.ref));
     // Outside the prefix nothing is allowed.

@@ -11,8 +11,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { busFrames, closeAll, health, pairsThrough, placement, startLocalCluster, type LocalCluster } from '../helpers/balanced-cluster.js';
-import { newServerId } from '../helpers/clients.js';
+import {
+  assertAffinitySpread,
+  assertPairsFollowBinary,
+  health,
+  startLocalCluster,
+  type LocalCluster,
+} from '../helpers/balanced-cluster.js';
 import { exited, findBinary, httpsBody, makeCert, ROOT, substitute, waitListening } from '../helpers/deploy.js';
 import { eventually } from '../helpers/http.js';
 import { freePort } from '../helpers/process.js';
@@ -102,22 +107,7 @@ describe('HAProxy in front of three cluster nodes (deploy/haproxy-cluster.cfg)',
   });
 
   test('with affinity, pairs of 12 server-ids spread over the nodes and the bus carries no frames', async () => {
-    const nodes = cluster!.nodes;
-    const ids = Array.from({ length: 12 }, () => newServerId());
-    const pairs = await pairsThrough(base, ids, 2, { ca });
-    try {
-      const where = await placement(nodes);
-      assert.equal(
-        where.reduce((s, n) => s + n.binaries, 0),
-        ids.length,
-        JSON.stringify(where),
-      );
-      for (const n of where) assert.equal(n.phones, 2 * n.binaries, `phones sit with their binary: ${JSON.stringify(where)}`);
-      assert.ok(where.filter((n) => n.binaries > 0).length >= 2, `the hash spreads server-ids: ${JSON.stringify(where)}`);
-      assert.equal(await busFrames(nodes), 0, 'no frame crossed the bus');
-    } finally {
-      closeAll(pairs);
-    }
+    await assertAffinitySpread(base, cluster!.nodes, ca);
   });
 
   test('a stopped node leaves the ring: its server-ids pair on the remaining nodes', async () => {
@@ -129,19 +119,7 @@ describe('HAProxy in front of three cluster nodes (deploy/haproxy-cluster.cfg)',
     // /healthz carries no header, so HAProxy round-robins it: three answers in a row
     // from the two live nodes mean the check (fall 2 × inter 200ms) took the third out.
     await eventually(async () => (await healthzRun(3)) === 3, 5000, 'the stopped node out of the ring');
-    const ids = Array.from({ length: 6 }, () => newServerId());
-    const pairs = await pairsThrough(base, ids, 2, { ca });
-    try {
-      const where = await placement(nodes.slice(0, 2));
-      assert.equal(
-        where.reduce((s, n) => s + n.binaries, 0),
-        ids.length,
-        JSON.stringify(where),
-      );
-      for (const n of where) assert.equal(n.phones, 2 * n.binaries, JSON.stringify(where));
-    } finally {
-      closeAll(pairs);
-    }
+    await assertPairsFollowBinary(base, nodes.slice(0, 2), ca, 6);
   });
 
   test('the documented tunnel timeout outlasts the relay heartbeat window (60 s); no compression', () => {

@@ -5,23 +5,22 @@
 // phones on its binary's node, so the cluster bus carries no frames. nginx, openssl
 // and redis-server are required: when missing this test fails, it does not skip.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  assertAffinitySpread,
+  assertPairsFollowBinary,
   busFrames,
-  closeAll,
   crossNodePair,
   health,
-  pairsThrough,
-  placement,
   startLocalCluster,
   type LocalCluster,
 } from '../helpers/balanced-cluster.js';
 import { newServerId } from '../helpers/clients.js';
-import { exited, findBinary, httpsBody, makeCert, ROOT, substitute, waitListening } from '../helpers/deploy.js';
+import { exited, findBinary, httpsBody, localNginxConf, makeCert, ROOT, startNginx, substitute } from '../helpers/deploy.js';
 import { eventually } from '../helpers/http.js';
 import { freePort } from '../helpers/process.js';
 
@@ -30,19 +29,9 @@ const TEMPLATE = readFileSync(join(ROOT, FILE), 'utf8');
 const DOC_NODES = ['10.0.0.11:8080', '10.0.0.12:8080', '10.0.0.13:8080'];
 
 function render(dir: string, tlsPort: number, nodePorts: number[], cert: { cert: string; key: string }): string {
-  const sub = (text: string, from: string, to: string): string => substitute(text, from, to, FILE);
   let conf = TEMPLATE;
-  conf = sub(conf, 'listen 443 ssl;', `listen 127.0.0.1:${tlsPort} ssl;`);
-  DOC_NODES.forEach((addr, i) => (conf = sub(conf, `server ${addr};`, `server 127.0.0.1:${nodePorts[i]};`)));
-  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/fullchain.pem', cert.cert);
-  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/privkey.pem', cert.key);
-  conf = sub(conf, 'worker_processes auto;', 'worker_processes 1;');
-  const head = [`daemon off;`, `pid ${join(dir, 'nginx.pid')};`, `error_log ${join(dir, 'error.log')} warn;`].join('\n');
-  const httpPaths = ['access_log', 'client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path']
-    .map((d) => `    ${d} ${join(dir, d === 'access_log' ? 'access.log' : d)};`)
-    .join('\n');
-  conf = sub(conf, 'http {\n', `http {\n${httpPaths}\n`);
-  return `${head}\n${conf}`;
+  DOC_NODES.forEach((addr, i) => (conf = substitute(conf, `server ${addr};`, `server 127.0.0.1:${nodePorts[i]};`, FILE)));
+  return localNginxConf(conf, FILE, dir, tlsPort, cert);
 }
 
 describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', () => {
@@ -50,7 +39,6 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
   let cert: { cert: string; key: string };
   let cluster: LocalCluster | undefined;
   let nginx: ChildProcess | undefined;
-  let nginxErr = '';
   let tlsPort: number;
   let base: string;
 
@@ -72,12 +60,7 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
         cert,
       ),
     );
-    const args = ['-p', dir, '-e', join(dir, 'error.log'), '-c', confFile];
-    const check = spawnSync(bin, ['-t', '-q', ...args], { encoding: 'utf8' });
-    assert.equal(check.status, 0, `nginx -t rejected the documented config: ${check.stderr}`);
-    nginx = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    nginx.stderr?.on('data', (d: Buffer) => (nginxErr += d.toString()));
-    await waitListening(tlsPort, 15_000).catch((err: Error) => assert.fail(`${err.message}; nginx said: ${nginxErr}`));
+    nginx = await startNginx(bin, dir, confFile, tlsPort);
   });
 
   after(async () => {
@@ -100,23 +83,7 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
   });
 
   test('with affinity, pairs of 12 server-ids spread over the nodes and the bus carries no frames', async () => {
-    const nodes = cluster!.nodes;
-    const ca = readFileSync(cert.cert, 'utf8');
-    const ids = Array.from({ length: 12 }, () => newServerId());
-    const pairs = await pairsThrough(base, ids, 2, { ca });
-    try {
-      const where = await placement(nodes);
-      assert.equal(
-        where.reduce((s, n) => s + n.binaries, 0),
-        ids.length,
-        JSON.stringify(where),
-      );
-      for (const n of where) assert.equal(n.phones, 2 * n.binaries, `phones sit with their binary: ${JSON.stringify(where)}`);
-      assert.ok(where.filter((n) => n.binaries > 0).length >= 2, `the hash spreads server-ids: ${JSON.stringify(where)}`);
-      assert.equal(await busFrames(nodes), 0, 'no frame crossed the bus');
-    } finally {
-      closeAll(pairs);
-    }
+    await assertAffinitySpread(base, cluster!.nodes, readFileSync(cert.cert, 'utf8'));
   });
 
   test('control: a pair split across two nodes (no balancer) does cross the bus, and is counted', async () => {
@@ -131,20 +98,7 @@ describe('nginx in front of three cluster nodes (deploy/nginx-cluster.conf)', ()
     const gone = nodes[2]!;
     gone.child.kill('SIGTERM');
     await exited(gone.child, 15_000);
-    const ca = readFileSync(cert.cert, 'utf8');
-    const ids = Array.from({ length: 6 }, () => newServerId());
-    const pairs = await pairsThrough(base, ids, 2, { ca });
-    try {
-      const where = await placement(nodes.slice(0, 2));
-      assert.equal(
-        where.reduce((s, n) => s + n.binaries, 0),
-        ids.length,
-        JSON.stringify(where),
-      );
-      for (const n of where) assert.equal(n.phones, 2 * n.binaries, `phones follow their binary: ${JSON.stringify(where)}`);
-    } finally {
-      closeAll(pairs);
-    }
+    await assertPairsFollowBinary(base, nodes.slice(0, 2), readFileSync(cert.cert, 'utf8'), 6);
   });
 
   test('the documented idle timeouts outlast the relay heartbeat window (60 s); no compression', () => {

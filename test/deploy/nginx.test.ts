@@ -4,32 +4,31 @@
 // nginx and openssl are required: when they are missing this test fails, it does
 // not skip (.ci/run installs them).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { exited, findBinary, HEALTHZ_BODY, httpsBody, loggedRemoteForForgedXff, makeCert, ROOT, substitute, waitListening } from '../helpers/deploy.js';
+import {
+  exited,
+  findBinary,
+  HEALTHZ_BODY,
+  httpsBody,
+  loggedRemoteForForgedXff,
+  localNginxConf,
+  makeCert,
+  ROOT,
+  startNginx,
+  substitute,
+} from '../helpers/deploy.js';
 import { freePort, runCli, spawnCli, waitForStderr } from '../helpers/process.js';
 
 const FILE = 'deploy/nginx.conf';
 const TEMPLATE = readFileSync(join(ROOT, FILE), 'utf8');
 
 function render(dir: string, tlsPort: number, relayPort: number, cert: { cert: string; key: string }): string {
-  const sub = (text: string, from: string, to: string): string => substitute(text, from, to, FILE);
-  let conf = TEMPLATE;
-  conf = sub(conf, 'listen 443 ssl;', `listen 127.0.0.1:${tlsPort} ssl;`);
-  conf = sub(conf, 'server 127.0.0.1:8080;', `server 127.0.0.1:${relayPort};`);
-  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/fullchain.pem', cert.cert);
-  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/privkey.pem', cert.key);
-  conf = sub(conf, 'worker_processes auto;', 'worker_processes 1;');
-  // Run in the foreground with every writable path inside the temp dir.
-  const head = [`daemon off;`, `pid ${join(dir, 'nginx.pid')};`, `error_log ${join(dir, 'error.log')} warn;`].join('\n');
-  const httpPaths = ['access_log', 'client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path']
-    .map((d) => `    ${d} ${join(dir, d === 'access_log' ? 'access.log' : d)};`)
-    .join('\n');
-  conf = sub(conf, 'http {\n', `http {\n${httpPaths}\n`);
-  return `${head}\n${conf}`;
+  const conf = substitute(TEMPLATE, 'server 127.0.0.1:8080;', `server 127.0.0.1:${relayPort};`, FILE);
+  return localNginxConf(conf, FILE, dir, tlsPort, cert);
 }
 
 describe('nginx in front of the relay (deploy/nginx.conf)', () => {
@@ -37,7 +36,6 @@ describe('nginx in front of the relay (deploy/nginx.conf)', () => {
   let cert: { cert: string; key: string };
   let relay: ReturnType<typeof spawnCli> | undefined;
   let nginx: ChildProcess | undefined;
-  let nginxErr = '';
   let tlsPort: number;
 
   before(async () => {
@@ -51,12 +49,7 @@ describe('nginx in front of the relay (deploy/nginx.conf)', () => {
 
     const confFile = join(dir, 'nginx.conf');
     writeFileSync(confFile, render(dir, tlsPort, relayPort, cert));
-    const args = ['-p', dir, '-e', join(dir, 'error.log'), '-c', confFile];
-    const check = spawnSync(bin, ['-t', '-q', ...args], { encoding: 'utf8' });
-    assert.equal(check.status, 0, `nginx -t rejected the documented config: ${check.stderr}`);
-    nginx = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    nginx.stderr?.on('data', (d: Buffer) => (nginxErr += d.toString()));
-    await waitListening(tlsPort, 15_000).catch((err: Error) => assert.fail(`${err.message}; nginx said: ${nginxErr}`));
+    nginx = await startNginx(bin, dir, confFile, tlsPort);
   });
 
   after(async () => {

@@ -11,6 +11,7 @@ import { bootCluster } from '../../src/cluster/boot.js';
 import { documentedAcl } from '../helpers/balanced-cluster.js';
 import { ROOT } from '../helpers/deploy.js';
 import { RedisServer } from '../helpers/redis.js';
+import { runEveryScript } from '../helpers/store-scripts.js';
 
 const DOC = readFileSync(join(ROOT, 'docs/cluster.md'), 'utf8');
 
@@ -58,15 +59,7 @@ describe('the documented Redis ACL (docs/cluster.md)', () => {
       { graceMs: 1 },
     );
     try {
-      const s = node.store;
-      const c = await s.claim('sid', 'b1');
-      assert.equal(c.kind, 'claimed');
-      assert.equal((await s.registerPhone('sid', 'client-sid-0000abcd', 16)).kind, 'registered');
-      assert.equal(await s.unregisterPhone('sid', 'client-sid-0000abcd'), true);
-      assert.equal((await s.releaseIntoGrace('sid', 'b1', c.kind === 'claimed' ? c.epoch : 0, 1)).kind, 'grace');
-      await new Promise((r) => setTimeout(r, 5));
-      assert.ok(Array.isArray(await s.expireGrace('e1')));
-      assert.equal((await s.heartbeat()).kind, 'ok');
+      await runEveryScript(node.store);
       await node.connections.busSub.subscribe(node.keys.busChannel(node.ref));
       assert.equal(await node.connections.busPub.publish(node.keys.busChannel(node.ref), 'x'), 1);
     } finally {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectBinary, connectPhone, noiseFrame, sleep, type DialOptions, type TestClient } from './clients.js';
+import { connectBinary, connectPhone, newServerId, noiseFrame, sleep, type DialOptions, type TestClient } from './clients.js';
 import { exited, ROOT } from './deploy.js';
 import { cells, httpRequest, scrape } from './http.js';
 import { freePort, spawnCli, waitForStderr } from './process.js';
@@ -190,6 +190,44 @@ export async function placement(nodes: ClusterNode[]): Promise<Array<{ nodeId: s
     out.push({ nodeId: n.nodeId, binaries: Number(h.connected_binaries), phones: Number(h.connected_phones) });
   }
   return out;
+}
+
+type Placement = Awaited<ReturnType<typeof placement>>;
+
+/**
+ * The affinity check the balancer tests share: pairs of `count` server-ids (2 phones each)
+ * dialled through `base` all land on `nodes`, every phone on its binary's node. `also` runs
+ * further checks on the placement while the pairs are still open.
+ */
+export async function assertPairsFollowBinary(
+  base: string,
+  nodes: ClusterNode[],
+  ca: string,
+  count: number,
+  also: (where: Placement) => Promise<void> = async () => {},
+): Promise<void> {
+  const ids = Array.from({ length: count }, () => newServerId());
+  const pairs = await pairsThrough(base, ids, 2, { ca });
+  try {
+    const where = await placement(nodes);
+    assert.equal(
+      where.reduce((s, n) => s + n.binaries, 0),
+      ids.length,
+      JSON.stringify(where),
+    );
+    for (const n of where) assert.equal(n.phones, 2 * n.binaries, `phones sit with their binary: ${JSON.stringify(where)}`);
+    await also(where);
+  } finally {
+    closeAll(pairs);
+  }
+}
+
+/** With affinity, 12 server-ids spread over at least two of `nodes` and the bus carries no frames. */
+export async function assertAffinitySpread(base: string, nodes: ClusterNode[], ca: string): Promise<void> {
+  await assertPairsFollowBinary(base, nodes, ca, 12, async (where) => {
+    assert.ok(where.filter((n) => n.binaries > 0).length >= 2, `the hash spreads server-ids: ${JSON.stringify(where)}`);
+    assert.equal(await busFrames(nodes), 0, 'no frame crossed the bus');
+  });
 }
 
 /**

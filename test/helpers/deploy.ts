@@ -1,7 +1,7 @@
 // Shared by the reverse-proxy tests (test/deploy/*): a throwaway TLS certificate,
 // finding a system binary, waiting for a port, and the forged-X-Forwarded-For check.
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { connect } from 'node:net';
@@ -41,6 +41,25 @@ export function substitute(text: string, from: string, to: string, file: string)
   return text.replace(from, to);
 }
 
+/**
+ * Renders a documented nginx config to run unprivileged in `dir`: TLS on 127.0.0.1:`tlsPort`
+ * with the test certificate, one worker, in the foreground, every writable path in `dir`.
+ * Each replaced text must stand in the config exactly once (named `file` on failure).
+ */
+export function localNginxConf(conf: string, file: string, dir: string, tlsPort: number, cert: { cert: string; key: string }): string {
+  const sub = (text: string, from: string, to: string): string => substitute(text, from, to, file);
+  conf = sub(conf, 'listen 443 ssl;', `listen 127.0.0.1:${tlsPort} ssl;`);
+  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/fullchain.pem', cert.cert);
+  conf = sub(conf, '/etc/letsencrypt/live/relay.example.com/privkey.pem', cert.key);
+  conf = sub(conf, 'worker_processes auto;', 'worker_processes 1;');
+  const head = [`daemon off;`, `pid ${join(dir, 'nginx.pid')};`, `error_log ${join(dir, 'error.log')} warn;`].join('\n');
+  const httpPaths = ['access_log', 'client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path']
+    .map((d) => `    ${d} ${join(dir, d === 'access_log' ? 'access.log' : d)};`)
+    .join('\n');
+  conf = sub(conf, 'http {\n', `http {\n${httpPaths}\n`);
+  return `${head}\n${conf}`;
+}
+
 export function waitListening(port: number, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   return new Promise((resolve, reject) => {
@@ -60,6 +79,28 @@ export function waitListening(port: number, ms: number): Promise<void> {
 }
 
 /** Resolves when the child has exited; SIGKILLs it after `ms` if it has not. */
+/**
+ * Starts Debian's nginx on a config rendered by localNginxConf, after `nginx -t` accepts it,
+ * and waits for its TLS port. If it never listens it is stopped again and the test fails
+ * with what nginx said.
+ */
+export async function startNginx(bin: string, dir: string, confFile: string, tlsPort: number): Promise<ChildProcess> {
+  const args = ['-p', dir, '-e', join(dir, 'error.log'), '-c', confFile];
+  const check = spawnSync(bin, ['-t', '-q', ...args], { encoding: 'utf8' });
+  assert.equal(check.status, 0, `nginx -t rejected the documented config: ${check.stderr}`);
+  const nginx = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let said = '';
+  nginx.stderr?.on('data', (d: Buffer) => (said += d.toString()));
+  try {
+    await waitListening(tlsPort, 15_000);
+  } catch (err) {
+    nginx.kill('SIGQUIT');
+    await exited(nginx);
+    assert.fail(`${(err as Error).message}; nginx said: ${said}`);
+  }
+  return nginx;
+}
+
 export function exited(child: ChildProcess | undefined, ms = 5000): Promise<void> {
   return new Promise((resolve) => {
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -31,6 +31,29 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
   }
 }
 
+interface PendingPhone {
+  relay: TestRelay;
+  registry: DeferredRegistry;
+  id: string;
+  binary: TestClient;
+  phone: TestClient;
+}
+
+/** Runs `body` with a registered binary and its phone's registration held pending; stops the relay after. */
+async function withPendingPhone(body: (t: PendingPhone) => Promise<void>): Promise<void> {
+  const { relay, registry } = await relayWith(['registerPhone']);
+  try {
+    const id = newServerId();
+    const binary = await connectBinary(relay.url, id);
+    await until(() => registry.holder(id) !== undefined);
+    const phone = await connectPhone(relay.url, id);
+    await registry.whenHeld('registerPhone');
+    await body({ relay, registry, id, binary, phone });
+  } finally {
+    await relay.stop();
+  }
+}
+
 const events = (relay: TestRelay, name: string): Array<Record<string, unknown>> => relay.events().filter((e) => e.event === name);
 
 describe('lifecycle races', () => {
@@ -59,13 +82,7 @@ describe('lifecycle races', () => {
   });
 
   test('a phone gone before its registration settles is unregistered afterwards, with no notice', async () => {
-    const { relay, registry } = await relayWith(['registerPhone']);
-    try {
-      const id = newServerId();
-      const binary = await connectBinary(relay.url, id);
-      await until(() => registry.holder(id) !== undefined);
-      const phone = await connectPhone(relay.url, id);
-      await registry.whenHeld('registerPhone');
+    await withPendingPhone(async ({ relay, registry, id, binary, phone }) => {
       reset(phone);
       await until(() => relay.app.relay.openConnections === 1);
       await registry.release('registerPhone');
@@ -75,19 +92,11 @@ describe('lifecycle races', () => {
       assert.equal(events(relay, 'phone_unregistered').length, 0);
       assert.ok(await binary.silentFor(150), 'the binary never heard of the phone');
       binary.close();
-    } finally {
-      await relay.stop();
-    }
+    });
   });
 
   test('a phone is not read before its registration settles; then its frames flow in order', async () => {
-    const { relay, registry } = await relayWith(['registerPhone']);
-    try {
-      const id = newServerId();
-      const binary = await connectBinary(relay.url, id);
-      await until(() => registry.holder(id) !== undefined);
-      const phone = await connectPhone(relay.url, id);
-      await registry.whenHeld('registerPhone');
+    await withPendingPhone(async ({ registry, binary, phone }) => {
       phone.send('{"n":1}');
       phone.send('{"n":2}');
       assert.ok(await binary.silentFor(100));
@@ -96,9 +105,7 @@ describe('lifecycle races', () => {
       assert.deepEqual((await binary.nextJson()).frame, { n: 2 });
       binary.close();
       phone.close();
-    } finally {
-      await relay.stop();
-    }
+    });
   });
 
   test('shutdown during a pending claim closes the binary with 1001 and never activates it', async () => {

@@ -63,6 +63,29 @@ async function stopNode(n: Node): Promise<string> {
   return exit.stderr;
 }
 
+interface Shared {
+  env: AcmeEnv;
+  redis: RedisServer;
+  inspect: Redis;
+}
+
+/** What two suites share: pebble (and its DNS), a redis-server, and a client to look into it. */
+async function startShared(envOpts: Parameters<typeof startAcmeEnv>[0] = {}): Promise<Shared> {
+  const env = await startAcmeEnv(envOpts);
+  const redis = await RedisServer.start();
+  const inspect = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+  await inspect.connect();
+  return { env, redis, inspect };
+}
+
+/** Kills the suite's nodes, then closes what startShared opened. */
+async function stopShared(s: Shared, nodes: Node[]): Promise<void> {
+  for (const n of nodes) n.child.kill('SIGKILL');
+  s.inspect.disconnect();
+  await s.redis.stop();
+  await s.env.stop();
+}
+
 async function servedSerial(n: Node, env: AcmeEnv): Promise<string> {
   return (await peerCertificate(n.httpsPort, env.pebble.rootPem)).serialNumber;
 }
@@ -85,17 +108,9 @@ describe('ACME in a cluster: one certificate, any node answers, one renews, all 
   const nodes: Node[] = [];
   before(async () => {
     // Pebble validates HTTP-01 on env.httpPort: node B's, never the orderer's.
-    env = await startAcmeEnv({ validitySeconds: LIFETIME_S });
-    redis = await RedisServer.start();
-    inspect = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true, maxRetriesPerRequest: 1 });
-    await inspect.connect();
+    ({ env, redis, inspect } = await startShared({ validitySeconds: LIFETIME_S }));
   });
-  after(async () => {
-    for (const n of nodes) n.child.kill('SIGKILL');
-    inspect.disconnect();
-    await redis.stop();
-    await env.stop();
-  });
+  after(() => stopShared({ env, redis, inspect }, nodes));
 
   test('three nodes order one certificate; node B answers the challenge node A placed', async () => {
     // Hold the lock so that B and C start, try once and wait; their own retry is a minute
@@ -159,17 +174,9 @@ describe('ACME in a cluster: the lock holder is killed mid-order', () => {
   let inspect: Redis;
   const nodes: Node[] = [];
   before(async () => {
-    env = await startAcmeEnv();
-    redis = await RedisServer.start();
-    inspect = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true, maxRetriesPerRequest: 1 });
-    await inspect.connect();
+    ({ env, redis, inspect } = await startShared());
   });
-  after(async () => {
-    for (const n of nodes) n.child.kill('SIGKILL');
-    inspect.disconnect();
-    await redis.stop();
-    await env.stop();
-  });
+  after(() => stopShared({ env, redis, inspect }, nodes));
 
   test('another node takes over once the dead holder lock expires, and orders the one certificate', async () => {
     const LOCK_TTL_MS = 3000;

@@ -89,10 +89,12 @@ local function mine(x, e)
 end
 `;
 
-/** ARGV[4..] = ttl, encoded server-id, claim id. */
-export const CLAIM = `${PRELUDE}${INSTALL}
-local TTL, SID, CID = tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local G = gen_now()
+/**
+ * The checks CLAIM and RESOLVE share, spliced into both scripts' text (each still runs as
+ * one atomic script): generation and liveness, then a free, own, reaped or absent-owner
+ * slot is settled on the spot. Needs TTL, SID and CID declared before it.
+ */
+const CLAIM_CHECKS = `local G = gen_now()
 if G ~= MYGEN then return {'gen', G or ''} end
 if not self_live(TTL) then return {'fenced'} end
 local SK = P .. 's:' .. SID
@@ -100,22 +102,19 @@ local f = redis.call('HMGET', SK, 'o', 'b', 'e', 'g', 'x')
 local o, b, e, g, x = f[1], f[2], f[3], f[4], f[5]
 if not o then return fresh(SK, SID, CID) end
 if o == ME and b == CID then return mine(x, e) end
-if g or not present(o) then return install(SK, SID, CID, 'reclaimed', o, b, e) end
+if g or not present(o) then return install(SK, SID, CID, 'reclaimed', o, b, e) end`;
+
+/** ARGV[4..] = ttl, encoded server-id, claim id. */
+export const CLAIM = `${PRELUDE}${INSTALL}
+local TTL, SID, CID = tonumber(ARGV[4]), ARGV[5], ARGV[6]
+${CLAIM_CHECKS}
 return {'conflict', e, o, b}
 `;
 
 /** ARGV[4..] = ttl, encoded server-id, claim id, incumbent epoch, '1' if the incumbent answered. */
 export const RESOLVE = `${PRELUDE}${INSTALL}
 local TTL, SID, CID, IE, ALIVE = tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local G = gen_now()
-if G ~= MYGEN then return {'gen', G or ''} end
-if not self_live(TTL) then return {'fenced'} end
-local SK = P .. 's:' .. SID
-local f = redis.call('HMGET', SK, 'o', 'b', 'e', 'g', 'x')
-local o, b, e, g, x = f[1], f[2], f[3], f[4], f[5]
-if not o then return fresh(SK, SID, CID) end
-if o == ME and b == CID then return mine(x, e) end
-if g or not present(o) then return install(SK, SID, CID, 'reclaimed', o, b, e) end
+${CLAIM_CHECKS}
 if e ~= IE or ALIVE == '1' then return {'rejected'} end
 return install(SK, SID, CID, 'takeover', o, b, e)
 `;
