@@ -26,7 +26,13 @@ async function bus(name: string, flush: FlushPolicy): Promise<FrameBus> {
   const pub = createRedis(target, 'bus-pub', () => undefined);
   const sub = createRedis(target, 'bus-sub', () => undefined);
   await Promise.all([pub.connect(), sub.connect()]);
-  const b = new FrameBus({ nodeRef: nodeRef(name, newIncarnation()), channelFor: (ref) => keys.busChannel(ref), publisher: pub, subscriber: sub, flush });
+  const b = new FrameBus({
+    nodeRef: nodeRef(name, newIncarnation()),
+    channelFor: (ref) => keys.busChannel(ref),
+    publisher: pub,
+    subscriber: sub,
+    flush,
+  });
   b.start();
   await new Promise<void>((r) => b.once('ready', r));
   return b;
@@ -57,9 +63,24 @@ async function socketPairs(k: number): Promise<{ writers: Socket[]; readers: Soc
   const server = createServer((s) => readers.push(s));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
-  const writers = await Promise.all(Array.from({ length: k }, () => new Promise<Socket>((r) => { const s = createConnection(port, '127.0.0.1', () => r(s)); })));
+  const writers = await Promise.all(
+    Array.from(
+      { length: k },
+      () =>
+        new Promise<Socket>((r) => {
+          const s = createConnection(port, '127.0.0.1', () => r(s));
+        }),
+    ),
+  );
   while (readers.length < k) await new Promise((r) => setTimeout(r, 5));
-  return { writers, readers, close: () => { for (const s of [...writers, ...readers]) s.destroy(); server.close(); } };
+  return {
+    writers,
+    readers,
+    close: () => {
+      for (const s of [...writers, ...readers]) s.destroy();
+      server.close();
+    },
+  };
 }
 
 async function fanInPublishes(a: FrameBus, b: FrameBus): Promise<number> {
@@ -92,7 +113,9 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
-console.log(`node ${process.version}, ${ROUNDS} rounds, medians; lone = A→B→A round trip of one message; fan-in = PUBLISHes per ${FAN} sockets read in one turn`);
+console.log(
+  `node ${process.version}, ${ROUNDS} rounds, medians; lone = A→B→A round trip of one message; fan-in = PUBLISHes per ${FAN} sockets read in one turn`,
+);
 console.log('policy     lone RTT µs  fan-in PUBLISHes');
 for (const p of POLICIES) {
   const r = results.get(p)!;

@@ -16,19 +16,26 @@ async function main(): Promise<void> {
   const runs = Number(runsArg ?? 5);
   const res: Record<'A' | 'B', Measurement[]> = { A: [], B: [] };
   for (let r = 0; r < runs; r++) {
-    for (const [label, cli] of [['A', a], ['B', b]] as const) {
+    for (const [label, cli] of [
+      ['A', a],
+      ['B', b],
+    ] as const) {
       process.env.BENCH_RELAY_CLI = cli;
       const m = await runOnce('relay', w, s.warmupMs, s.durationMs);
       if (m.errors > 0) throw new Error(`${label}: ${JSON.stringify(m.errorDetail)}`);
       res[label].push(m);
-      process.stderr.write(`${label} run ${r + 1}: ${m.cpuUsPerFrame.toFixed(2)} µs CPU/frame, ${m.roundTripsPerSec.toFixed(0)} rt/s, p50 ${m.latencyUs.p50} µs\n`);
+      process.stderr.write(
+        `${label} run ${r + 1}: ${m.cpuUsPerFrame.toFixed(2)} µs CPU/frame, ${m.roundTripsPerSec.toFixed(0)} rt/s, p50 ${m.latencyUs.p50} µs\n`,
+      );
     }
   }
   for (const label of ['A', 'B'] as const) {
     const c = stat(res[label].map((m) => m.cpuUsPerFrame));
     const t = stat(res[label].map((m) => m.roundTripsPerSec));
     const p = stat(res[label].map((m) => m.latencyUs.p50));
-    console.log(`${label}: CPU µs/frame ${c.med.toFixed(2)} (${c.min.toFixed(2)}–${c.max.toFixed(2)}), rt/s ${t.med.toFixed(0)}, p50 ${p.med} µs`);
+    console.log(
+      `${label}: CPU µs/frame ${c.med.toFixed(2)} (${c.min.toFixed(2)}–${c.max.toFixed(2)}), rt/s ${t.med.toFixed(0)}, p50 ${p.med} µs`,
+    );
   }
 }
 

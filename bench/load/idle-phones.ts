@@ -20,7 +20,12 @@ async function main(url: string, serverIds: string[], count: number, localAddres
         perMessageDeflate: false,
         localAddress,
         ...(url.startsWith('wss:') ? clientTls() : {}),
-        headers: { 'x-pyrycode-server': serverIds[i % serverIds.length]!, 'x-pyrycode-token': 'bench', 'user-agent': 'bench-idle', 'x-pyrycode-device-name': `i${i}` },
+        headers: {
+          'x-pyrycode-server': serverIds[i % serverIds.length]!,
+          'x-pyrycode-token': 'bench',
+          'user-agent': 'bench-idle',
+          'x-pyrycode-device-name': `i${i}`,
+        },
       });
       ws.once('open', () => resolve());
       ws.once('error', reject);

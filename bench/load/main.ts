@@ -41,7 +41,9 @@ async function measure(): Promise<Saved> {
         if (!runsOn(t, w)) continue;
         const m = await runOnce(t, w, s.warmupMs, s.durationMs);
         all.push(m);
-        log(`(${w.id}) ${t.padEnd(6)} run ${r + 1}: ${m.roundTripsPerSec.toFixed(0)} rt/s, p50 ${m.latencyUs.p50} µs, p99 ${m.latencyUs.p99} µs, ${m.cpuUsPerFrame.toFixed(2)} µs CPU/frame, errors ${m.errors}`);
+        log(
+          `(${w.id}) ${t.padEnd(6)} run ${r + 1}: ${m.roundTripsPerSec.toFixed(0)} rt/s, p50 ${m.latencyUs.p50} µs, p99 ${m.latencyUs.p99} µs, ${m.cpuUsPerFrame.toFixed(2)} µs CPU/frame, errors ${m.errors}`,
+        );
       }
     }
   }
@@ -50,7 +52,9 @@ async function measure(): Promise<Saved> {
     for (let r = 0; r < (s.quick ? 1 : Math.min(s.runs, 3)); r++) {
       const res = await runIdle(s.idlePhones, s.idleProcs, s.idleHoldMs, s.heartbeatMs, r);
       idle.push(res);
-      log(`(v) idle run ${r + 1}: ${res.held}/${res.phones} phones held, ${res.kibPerPhone.toFixed(2)} KiB RSS/phone above empty, marginal ${res.marginalKibPerPhone.toFixed(2)} (empty ${res.emptyRssKiB} KiB, loaded ${res.loadedRssKiB} KiB)`);
+      log(
+        `(v) idle run ${r + 1}: ${res.held}/${res.phones} phones held, ${res.kibPerPhone.toFixed(2)} KiB RSS/phone above empty, marginal ${res.marginalKibPerPhone.toFixed(2)} (empty ${res.emptyRssKiB} KiB, loaded ${res.loadedRssKiB} KiB)`,
+      );
     }
   }
   const secure = await measureSecure(s, log);
@@ -60,7 +64,9 @@ async function measure(): Promise<Saved> {
       for (const t of ['relay', 'cluster-same', 'cluster-cross'] as const) {
         const res = await runLifecycle(t, s.lifeConnects, s.lifeSamples);
         lifecycle.push(res);
-        log(`(life) ${t} run ${r + 1}: round trips/connect ${res.perConnect?.toFixed(2) ?? '–'}, /disconnect ${res.perDisconnect?.toFixed(2) ?? '–'}, first frame p50 ${res.firstFrameUs.p50} µs`);
+        log(
+          `(life) ${t} run ${r + 1}: round trips/connect ${res.perConnect?.toFixed(2) ?? '–'}, /disconnect ${res.perDisconnect?.toFixed(2) ?? '–'}, first frame p50 ${res.firstFrameUs.p50} µs`,
+        );
       }
     }
   }
@@ -68,7 +74,9 @@ async function measure(): Promise<Saved> {
   if (s.clusterIdle) {
     const res = await runClusterIdle(s.clusterNodes, s.clusterPhonesPerNode, s.clusterServers, s.idleHoldMs, s.heartbeatMs);
     clusterIdle.push(res);
-    log(`(vc) ${res.held}/${res.phones} phones on ${res.nodes} nodes over ${res.servers} server-ids: ${res.bytesPerPhone.toFixed(0)} B Redis memory/phone; keys ${res.keysLoaded} loaded, ${res.keysAfterPhones} after phones, ${res.keysAfterBinaries} after binaries, ${res.keysAfterNodes} after nodes`);
+    log(
+      `(vc) ${res.held}/${res.phones} phones on ${res.nodes} nodes over ${res.servers} server-ids: ${res.bytesPerPhone.toFixed(0)} B Redis memory/phone; keys ${res.keysLoaded} loaded, ${res.keysAfterPhones} after phones, ${res.keysAfterBinaries} after binaries, ${res.keysAfterNodes} after nodes`,
+    );
   }
   return { when: new Date().toISOString(), settings: s, measurements: all, idle, secure, lifecycle, clusterIdle };
 }
@@ -84,7 +92,9 @@ async function measureSecure(s: Settings, log: (line: string) => void): Promise<
       for (const t of targets) {
         const h = await runHandshakes(t, resume, { concurrency: c.concurrency, warmupMs: s.warmupMs, durationMs: s.durationMs, run: r });
         out.handshakes.push(h);
-        log(`(vi) ${t.padEnd(6)} ${resume ? 'resumed' : 'full   '} run ${r + 1}: ${h.connsPerSec.toFixed(0)} conn/s, ${h.cpuUsPerConn.toFixed(0)} µs CPU/conn, resumed ${(100 * h.resumedShare).toFixed(0)} %, errors ${JSON.stringify(h.errors)}`);
+        log(
+          `(vi) ${t.padEnd(6)} ${resume ? 'resumed' : 'full   '} run ${r + 1}: ${h.connsPerSec.toFixed(0)} conn/s, ${h.cpuUsPerConn.toFixed(0)} µs CPU/conn, resumed ${(100 * h.resumedShare).toFixed(0)} %, errors ${JSON.stringify(h.errors)}`,
+        );
       }
     }
   }
@@ -92,14 +102,18 @@ async function measureSecure(s: Settings, log: (line: string) => void): Promise<
     for (const t of targets) {
       const st = await runStorm(t, { phones: c.stormPhones, servers: c.stormServers, run: r });
       out.storms.push(st);
-      log(`(vii) ${t.padEnd(6)} run ${r + 1}: ${st.paired}/${st.phones} phones in ${st.seconds.toFixed(1)} s, ${st.cpuUsPerPhone.toFixed(0)} µs CPU/phone, ${st.retries} 4404 redials, errors ${JSON.stringify(st.errors)}`);
+      log(
+        `(vii) ${t.padEnd(6)} run ${r + 1}: ${st.paired}/${st.phones} phones in ${st.seconds.toFixed(1)} s, ${st.cpuUsPerPhone.toFixed(0)} µs CPU/phone, ${st.retries} 4404 redials, errors ${JSON.stringify(st.errors)}`,
+      );
     }
   }
   for (let r = 0; r < (s.quick ? 1 : Math.min(s.runs, 3)) && c.idle; r++) {
     for (const t of idleTargets) {
       const res = await runIdle(c.idlePhones, s.idleProcs, s.idleHoldMs, s.heartbeatMs, r, { tls: true, target: t });
       out.idle.push(res);
-      log(`(viii) ${t.padEnd(6)} run ${r + 1}: ${res.held}/${res.phones} held, ${res.kibPerPhone.toFixed(2)} KiB RSS/connection above empty, marginal ${res.marginalKibPerPhone.toFixed(2)}`);
+      log(
+        `(viii) ${t.padEnd(6)} run ${r + 1}: ${res.held}/${res.phones} held, ${res.kibPerPhone.toFixed(2)} KiB RSS/connection above empty, marginal ${res.marginalKibPerPhone.toFixed(2)}`,
+      );
     }
   }
   return out;
@@ -113,14 +127,20 @@ async function main(): Promise<number> {
   const extras = { lifecycle: saved.lifecycle ?? [], clusterIdle: saved.clusterIdle ?? [] };
   const idleMed = [...idle].sort((a, b) => a.kibPerPhone - b.kibPerPhone)[idle.length >> 1];
   const cs = [...checks(all, idleMed?.kibPerPhone, extras), ...secureChecks(secure)];
-  const idleMd = idle.length === 0 ? '' : [
-    '#### (v) idle capacity',
-    '',
-    '| run | phones held | empty RSS MiB | loaded RSS MiB | KiB RSS per phone (above empty) | marginal KiB per phone (2nd half) | connect s |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-    ...idle.map((r, i) => `| ${i + 1} | ${r.held}/${r.phones} | ${(r.emptyRssKiB / 1024).toFixed(1)} | ${(r.loadedRssKiB / 1024).toFixed(1)} | ${r.kibPerPhone.toFixed(2)} | ${r.marginalKibPerPhone.toFixed(2)} | ${r.connectSeconds.toFixed(1)} |`),
-    '',
-  ].join('\n');
+  const idleMd =
+    idle.length === 0
+      ? ''
+      : [
+          '#### (v) idle capacity',
+          '',
+          '| run | phones held | empty RSS MiB | loaded RSS MiB | KiB RSS per phone (above empty) | marginal KiB per phone (2nd half) | connect s |',
+          '|---|---:|---:|---:|---:|---:|---:|',
+          ...idle.map(
+            (r, i) =>
+              `| ${i + 1} | ${r.held}/${r.phones} | ${(r.emptyRssKiB / 1024).toFixed(1)} | ${(r.loadedRssKiB / 1024).toFixed(1)} | ${r.kibPerPhone.toFixed(2)} | ${r.marginalKibPerPhone.toFixed(2)} | ${r.connectSeconds.toFixed(1)} |`,
+          ),
+          '',
+        ].join('\n');
   const md = [
     `### Load benchmark — ${when}`,
     '',
@@ -138,10 +158,16 @@ async function main(): Promise<number> {
   ].join('\n');
   process.stdout.write(`${md}\n`);
   mkdirSync(RESULTS, { recursive: true });
-  const prefix = process.env.BENCH_RESULTS_NAME ?? (from !== undefined ? from.replace(/^.*\//, '').replace(/\.json$/, '') : s.quick ? 'quick' : 'latest');
+  const prefix =
+    process.env.BENCH_RESULTS_NAME ??
+    (from !== undefined ? from.replace(/^.*\//, '').replace(/\.json$/, '') : s.quick ? 'quick' : 'latest');
   writeFileSync(`${RESULTS}${prefix}.md`, md);
-  writeFileSync(`${RESULTS}${prefix}.json`, `${JSON.stringify({ when, settings: s, measurements: all, idle, secure, ...extras, checks: cs }, null, 1)}\n`);
-  if (all.length > 0) writeFileSync(`${RESULTS}${prefix}.svg`, svgChart(all, s.workloads, s.targets, `pyrycode-relay load benchmark, ${when}`));
+  writeFileSync(
+    `${RESULTS}${prefix}.json`,
+    `${JSON.stringify({ when, settings: s, measurements: all, idle, secure, ...extras, checks: cs }, null, 1)}\n`,
+  );
+  if (all.length > 0)
+    writeFileSync(`${RESULTS}${prefix}.svg`, svgChart(all, s.workloads, s.targets, `pyrycode-relay load benchmark, ${when}`));
   const secureErrors = [...secure.handshakes, ...secure.storms].some((x) => x.errors.refused + x.errors.failed + x.errors.corrupt > 0);
   const errors =
     all.some((m) => m.errors > 0) ||

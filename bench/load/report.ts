@@ -103,17 +103,24 @@ export function checks(all: Measurement[], idleKiBPerPhone: number | undefined, 
   };
   // One comparison of the relay with a baseline: a ratio (×) or a difference (µs) of
   // the medians, with the same comparison run by run beside it.
-  const compare = (unit: '×' | 'µs', subject: Target = 'relay') => (name: string, w: string, base: Target, pick: Pick, limit: number, atLeast = false): void => {
-    const f = unit === '×' ? (x: number, y: number): number => x / y : (x: number, y: number): number => x - y;
-    const a = median(all, w, subject, pick);
-    const b = median(all, w, base, pick);
-    if (!Number.isFinite(a) || !Number.isFinite(b)) return;
-    const value = f(a, b);
-    out.push({
-      name, value, limit, unit, op: atLeast ? '≥' : '≤', ok: atLeast ? value >= limit : value <= limit,
-      paired: paired(w, subject, base, f, pick),
-    });
-  };
+  const compare =
+    (unit: '×' | 'µs', subject: Target = 'relay') =>
+    (name: string, w: string, base: Target, pick: Pick, limit: number, atLeast = false): void => {
+      const f = unit === '×' ? (x: number, y: number): number => x / y : (x: number, y: number): number => x - y;
+      const a = median(all, w, subject, pick);
+      const b = median(all, w, base, pick);
+      if (!Number.isFinite(a) || !Number.isFinite(b)) return;
+      const value = f(a, b);
+      out.push({
+        name,
+        value,
+        limit,
+        unit,
+        op: atLeast ? '≥' : '≤',
+        ok: atLeast ? value >= limit : value <= limit,
+        paired: paired(w, subject, base, f, pick),
+      });
+    };
   const ratio = compare('×');
   const difference = compare('µs');
   ratio('(ii) relay CPU/frame ÷ direct', 'ii', 'direct', cpu, 1.3);
@@ -142,7 +149,14 @@ export function checks(all: Measurement[], idleKiBPerPhone: number | undefined, 
     out.push({ name: '(vc) Redis memory per registered phone', value: bytes, limit: 512, unit: 'B', op: '≤', ok: bytes <= 512 });
     // cluster.md §3: once every connection has ended only the live nodes' own keys remain.
     const left = Math.max(...ci.map((r) => r.stateKeysLeft));
-    out.push({ name: '(vc) per-server-id/per-phone keys left after all disconnect', value: left, limit: 0, unit: '', op: '≤', ok: left === 0 });
+    out.push({
+      name: '(vc) per-server-id/per-phone keys left after all disconnect',
+      value: left,
+      limit: 0,
+      unit: '',
+      op: '≤',
+      ok: left === 0,
+    });
   }
   const errors = all.reduce((n, m) => n + m.errors, 0);
   out.push({ name: 'frames lost/duplicated/reordered/corrupt', value: errors, limit: 0, unit: '', op: '≤', ok: errors === 0 });
@@ -165,7 +179,15 @@ function lifecycleChecks(runs: LifecycleResult[]): Check[] {
     const p50 = (r: LifecycleResult): number => r.firstFrameUs.p50;
     const value = stat(rs.map(p50)).med - stat(single.map(p50)).med;
     const paired = stat(rs.slice(0, single.length).map((r, i) => p50(r) - p50(single[i]!))).med;
-    out.push({ name: `(life) ${t}: connect → first frame p50 − single-node`, value, limit: 1000, unit: 'µs', op: '≤', ok: value <= 1000, paired });
+    out.push({
+      name: `(life) ${t}: connect → first frame p50 − single-node`,
+      value,
+      limit: 1000,
+      unit: 'µs',
+      op: '≤',
+      ok: value <= 1000,
+      paired,
+    });
   }
   return out;
 }
@@ -173,13 +195,20 @@ function lifecycleChecks(runs: LifecycleResult[]): Check[] {
 export function checksTable(cs: Check[]): string {
   const num = (c: Check, v: number | undefined): string =>
     v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(c.unit === '×' || c.unit === '' ? 2 : 1)} ${c.unit}`.trim();
-  const rows = cs.map((c) => `| ${c.name} | ${num(c, c.value)} | ${c.op} ${c.limit} ${c.unit} | ${c.ok ? 'holds' : 'MISSED'} | ${num(c, c.paired)} |`);
+  const rows = cs.map(
+    (c) => `| ${c.name} | ${num(c, c.value)} | ${c.op} ${c.limit} ${c.unit} | ${c.ok ? 'holds' : 'MISSED'} | ${num(c, c.paired)} |`,
+  );
   return ['| target | measured (medians) | limit | | run by run (median) |', '|---|---:|---:|---|---:|', ...rows].join('\n');
 }
 
 const COLORS: Record<Target, string> = {
-  relay: '#d9534f', direct: '#5b8bd9', nginx: '#4caf50', 'node-pipe': '#999999', 'ws-pipe': '#f0ad4e',
-  'cluster-same': '#8e44ad', 'cluster-cross': '#16a085',
+  relay: '#d9534f',
+  direct: '#5b8bd9',
+  nginx: '#4caf50',
+  'node-pipe': '#999999',
+  'ws-pipe': '#f0ad4e',
+  'cluster-same': '#8e44ad',
+  'cluster-cross': '#16a085',
 };
 
 /** Grouped bar charts, one panel per metric, workloads along x, one bar per target with a min–max whisker. */
@@ -189,7 +218,11 @@ export function svgChart(all: Measurement[], workloads: Workload[], targets: Tar
     { label: 'target CPU µs per frame (lower is better)', pick: (m) => m.cpuUsPerFrame },
     { label: 'p99 latency µs (lower is better)', pick: (m) => m.latencyUs.p99 },
   ];
-  const pw = 300, ph = 220, top = 60, left = 50, gap = 40;
+  const pw = 300,
+    ph = 220,
+    top = 60,
+    left = 50,
+    gap = 40;
   const width = left + panels.length * (pw + gap);
   const height = top + ph + 70;
   const parts: string[] = [
@@ -198,7 +231,9 @@ export function svgChart(all: Measurement[], workloads: Workload[], targets: Tar
     `<text x="${left}" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`,
   ];
   targets.forEach((t, i) => {
-    parts.push(`<rect x="${left + i * 90}" y="32" width="12" height="12" fill="${COLORS[t]}"/><text x="${left + i * 90 + 16}" y="42">${t}</text>`);
+    parts.push(
+      `<rect x="${left + i * 90}" y="32" width="12" height="12" fill="${COLORS[t]}"/><text x="${left + i * 90 + 16}" y="42">${t}</text>`,
+    );
   });
   panels.forEach((p, pi) => {
     const x0 = left + pi * (pw + gap);
@@ -219,14 +254,20 @@ export function svgChart(all: Measurement[], workloads: Workload[], targets: Tar
         const s = stat(ms.map(p.pick));
         const y = (v: number): number => top + ph - (ph * v) / maxV;
         const bx = gx + ti * bw;
-        parts.push(`<rect x="${bx.toFixed(1)}" y="${y(s.med).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(top + ph - y(s.med)).toFixed(1)}" fill="${COLORS[t]}"><title>${t} (${w.id}): ${short(s.med)}</title></rect>`);
+        parts.push(
+          `<rect x="${bx.toFixed(1)}" y="${y(s.med).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(top + ph - y(s.med)).toFixed(1)}" fill="${COLORS[t]}"><title>${t} (${w.id}): ${short(s.med)}</title></rect>`,
+        );
         const cx = bx + (bw - 2) / 2;
-        parts.push(`<line x1="${cx.toFixed(1)}" y1="${y(s.min).toFixed(1)}" x2="${cx.toFixed(1)}" y2="${y(s.max).toFixed(1)}" stroke="#222"/>`);
+        parts.push(
+          `<line x1="${cx.toFixed(1)}" y1="${y(s.min).toFixed(1)}" x2="${cx.toFixed(1)}" y2="${y(s.max).toFixed(1)}" stroke="#222"/>`,
+        );
       });
       parts.push(`<text x="${(gx + (gw - 10) / 2).toFixed(1)}" y="${top + ph + 14}" text-anchor="middle">(${w.id})</text>`);
     });
   });
-  parts.push(`<text x="${left}" y="${height - 12}" fill="#555">bars: median of runs; whiskers: min–max. Workloads: ${esc(workloads.map((w) => `(${w.id}) ${w.title}`).join('; '))}</text>`);
+  parts.push(
+    `<text x="${left}" y="${height - 12}" fill="#555">bars: median of runs; whiskers: min–max. Workloads: ${esc(workloads.map((w) => `(${w.id}) ${w.title}`).join('; '))}</text>`,
+  );
   parts.push('</svg>');
   return parts.join('\n');
 }
@@ -237,7 +278,13 @@ export function clusterTables(extras: ClusterExtras): string {
   const life = extras.lifecycle ?? [];
   if (life.length > 0) {
     const by = (o: Record<string, number> | undefined): string =>
-      o === undefined ? '–' : Object.entries(o).filter(([, v]) => Math.abs(v) >= 0.01).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+      o === undefined
+        ? '–'
+        : Object.entries(o)
+            .filter(([, v]) => Math.abs(v) >= 0.01)
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+            .join(', ');
     out.push(
       '#### (life) phone lifecycle',
       '',
@@ -245,7 +292,10 @@ export function clusterTables(extras: ClusterExtras): string {
       '',
       '| run | target | phones | round trips / connect (raw) | / disconnect (raw) | background /s | dial → 101 p50 µs | first frame p50 µs | p90 µs | p99 µs | Redis hop p50 / p99 µs | commands per connect | commands per disconnect |',
       '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
-      ...life.map((r, i) => `| ${i + 1} | ${r.target} | ${r.connects} | ${fmt(r.perConnect ?? NaN, 2)} (${fmt(r.rawPerConnect ?? NaN, 2)}) | ${fmt(r.perDisconnect ?? NaN, 2)} (${fmt(r.rawPerDisconnect ?? NaN, 2)}) | ${fmt(r.backgroundPerSec ?? NaN, 1)} | ${r.openUs?.p50 ?? '–'} | ${r.firstFrameUs.p50} | ${r.firstFrameUs.p90} | ${r.firstFrameUs.p99} | ${r.hopUs === undefined ? '–' : `${r.hopUs.p50} / ${r.hopUs.p99}`} | ${by(r.connectBy)} | ${by(r.disconnectBy)} |`),
+      ...life.map(
+        (r, i) =>
+          `| ${i + 1} | ${r.target} | ${r.connects} | ${fmt(r.perConnect ?? NaN, 2)} (${fmt(r.rawPerConnect ?? NaN, 2)}) | ${fmt(r.perDisconnect ?? NaN, 2)} (${fmt(r.rawPerDisconnect ?? NaN, 2)}) | ${fmt(r.backgroundPerSec ?? NaN, 1)} | ${r.openUs?.p50 ?? '–'} | ${r.firstFrameUs.p50} | ${r.firstFrameUs.p90} | ${r.firstFrameUs.p99} | ${r.hopUs === undefined ? '–' : `${r.hopUs.p50} / ${r.hopUs.p99}`} | ${by(r.connectBy)} | ${by(r.disconnectBy)} |`,
+      ),
       '',
     );
   }
@@ -258,7 +308,10 @@ export function clusterTables(extras: ClusterExtras): string {
       '',
       '| run | nodes | server-ids | phones held | connect s | Redis used_memory MiB (binaries only → with phones) | bytes per phone | keys | state keys left |',
       '|---:|---:|---:|---:|---:|---:|---:|---|---:|',
-      ...ci.map((r, i) => `| ${i + 1} | ${r.nodes} | ${r.servers} | ${r.held}/${r.phones} | ${r.connectSeconds.toFixed(1)} | ${(r.baseUsedBytes / 2 ** 20).toFixed(2)} → ${(r.loadedUsedBytes / 2 ** 20).toFixed(2)} | ${r.bytesPerPhone.toFixed(0)} | ${r.keysWithBinaries} → ${r.keysLoaded} → ${r.keysAfterPhones} → ${r.keysAfterBinaries} (${r.leftAfterBinaries.join(', ') || 'none'}) → ${r.keysAfterNodes} (${r.leftAfterNodes.join(', ') || 'none'}) | ${r.stateKeysLeft} |`),
+      ...ci.map(
+        (r, i) =>
+          `| ${i + 1} | ${r.nodes} | ${r.servers} | ${r.held}/${r.phones} | ${r.connectSeconds.toFixed(1)} | ${(r.baseUsedBytes / 2 ** 20).toFixed(2)} → ${(r.loadedUsedBytes / 2 ** 20).toFixed(2)} | ${r.bytesPerPhone.toFixed(0)} | ${r.keysWithBinaries} → ${r.keysLoaded} → ${r.keysAfterPhones} → ${r.keysAfterBinaries} (${r.leftAfterBinaries.join(', ') || 'none'}) → ${r.keysAfterNodes} (${r.leftAfterNodes.join(', ') || 'none'}) | ${r.stateKeysLeft} |`,
+      ),
       '',
     );
   }
@@ -274,7 +327,15 @@ export function clusterCpuTable(all: Measurement[], workloads: Workload[]): stri
       if (ms.length === 0) continue;
       const part = (k: string): string => fmt(stat(ms.map((m) => m.cpuUsPerFrameBy![k] ?? NaN)).med, 2);
       const fpp = stat(ms.map((m) => (m.publishesPerFrame ? 1 / m.publishesPerFrame : NaN))).med;
-      rows.push(`| (${w.id}) | ${t} | ${part('node-a')} | ${part('node-b')} | ${part('redis')} | ${fmt(median(all, w.id, t, (m) => m.cpuUsPerFrame), 2)} | ${fmt(median(all, w.id, 'relay', (m) => m.cpuUsPerFrame), 2)} | ${fmt(fpp, 1)} |`);
+      rows.push(
+        `| (${w.id}) | ${t} | ${part('node-a')} | ${part('node-b')} | ${part('redis')} | ${fmt(
+          median(all, w.id, t, (m) => m.cpuUsPerFrame),
+          2,
+        )} | ${fmt(
+          median(all, w.id, 'relay', (m) => m.cpuUsPerFrame),
+          2,
+        )} | ${fmt(fpp, 1)} |`,
+      );
     }
   }
   if (rows.length === 0) return '';

@@ -60,12 +60,18 @@ export function relayArgs(port: number, extra: string[] = [], tls?: BenchTls): s
     ...(tls === undefined
       ? ['--insecure-listen', `127.0.0.1:${port}`]
       : ['--tls-cert', tls.cert, '--tls-key', tls.key, '--https-listen', `127.0.0.1:${port}`]),
-    '--log-level', 'warn',
-    '--metrics-listen', '',
-    '--max-connections', '1000000',
-    '--max-connections-per-ip', '0',
-    '--rate-limit-burst', '1000000',
-    '--max-phones-per-server', '100000',
+    '--log-level',
+    'warn',
+    '--metrics-listen',
+    '',
+    '--max-connections',
+    '1000000',
+    '--max-connections-per-ip',
+    '0',
+    '--rate-limit-burst',
+    '1000000',
+    '--max-phones-per-server',
+    '100000',
     ...extra,
   ];
 }
@@ -103,9 +109,10 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
       echoPid = echo.pid;
     } else if (target === 'relay' || target === 'ws-pipe') {
       const port = await freePort();
-      const relay = target === 'relay'
-        ? spawnPinned(TARGET_CORE, process.execPath, relayArgs(port, [], tls), relayEnv())
-        : spawnPinned(TARGET_CORE, process.execPath, [WS_PIPE, String(port)]);
+      const relay =
+        target === 'relay'
+          ? spawnPinned(TARGET_CORE, process.execPath, relayArgs(port, [], tls), relayEnv())
+          : spawnPinned(TARGET_CORE, process.execPath, [WS_PIPE, String(port)]);
       children.push(relay);
       await waitPort(port);
       url = `${scheme}://127.0.0.1:${port}`;

@@ -30,7 +30,7 @@ export function probeHelp(): string {
     'and checks the behaviour the real clients rely on:',
     `  ${CHECK_NAMES.slice(0, 4).join(', ')},`,
     `  ${CHECK_NAMES.slice(4).join(', ')}.`,
-    'The endpoint paths (/v1/server, /v1/client) are appended to the URL\'s path.',
+    "The endpoint paths (/v1/server, /v1/client) are appended to the URL's path.",
     'Exit status: 0 all checks passed, 1 a check failed, 2 usage error.',
     '',
     'Flags:',
@@ -42,7 +42,7 @@ export function probeHelp(): string {
     '        PEM file of CA certificates to trust for wss:// instead of the system store',
     '  --resolve ip',
     "        connect to this IP instead of resolving the URL's host (TLS name and Host stay",
-    '        the URL\'s), e.g. to check a new server before moving DNS to it',
+    "        the URL's), e.g. to check a new server before moving DNS to it",
     '  -h, --help',
     '        print this help and exit',
     '',
@@ -90,14 +90,17 @@ export function parseProbeArgs(args: readonly string[]): ProbeParse {
   if (typeof values.timeout === 'string') {
     const ms = parseGoDuration(values.timeout);
     if (ms === undefined || ms <= 0 || ms > MAX_TIMEOUT_MS) {
-      throw new ProbeUsageError(`invalid value ${JSON.stringify(values.timeout)} for flag --timeout: must be a positive duration up to 5m, e.g. 5s`);
+      throw new ProbeUsageError(
+        `invalid value ${JSON.stringify(values.timeout)} for flag --timeout: must be a positive duration up to 5m, e.g. 5s`,
+      );
     }
     timeoutMs = ms;
   }
   const caFile = typeof values.ca === 'string' ? values.ca : undefined;
   if (caFile === '') throw new ProbeUsageError('--ca must name a PEM file');
   const resolve = typeof values.resolve === 'string' ? values.resolve : undefined;
-  if (resolve !== undefined && isIP(resolve) === 0) throw new ProbeUsageError(`--resolve must be an IP address, got ${JSON.stringify(resolve)}`);
+  if (resolve !== undefined && isIP(resolve) === 0)
+    throw new ProbeUsageError(`--resolve must be an IP address, got ${JSON.stringify(resolve)}`);
   const json = values.json === true;
   if (positional.length !== 1) {
     throw new ProbeUsageError(positional.length === 0 ? 'missing the relay URL' : `expected one URL, got ${positional.length} arguments`);

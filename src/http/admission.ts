@@ -16,8 +16,7 @@ import type { Endpoint } from './headers.js';
 import { RateLimiter } from './rate-limit.js';
 
 export type AdmissionDecision =
-  | { ok: true; clientIp: string; release: () => void }
-  | { ok: false; status: number; body: string; headers?: Record<string, string> };
+  { ok: true; clientIp: string; release: () => void } | { ok: false; status: number; body: string; headers?: Record<string, string> };
 
 export interface Admission {
   admit(req: IncomingMessage, endpoint: Endpoint, upgrade: boolean): AdmissionDecision;

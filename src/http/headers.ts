@@ -8,9 +8,7 @@ export type Endpoint = 'server' | 'client';
 
 export const MAX_SERVER_ID_BYTES = 256;
 
-export type HeaderCheck =
-  | { ok: true; serverId: string; version: string; deviceName: string | undefined }
-  | { ok: false; body: string };
+export type HeaderCheck = { ok: true; serverId: string; version: string; deviceName: string | undefined } | { ok: false; body: string };
 
 const REQUIRED: Record<Endpoint, readonly string[]> = {
   server: [Header.serverId, Header.version, Header.userAgent],

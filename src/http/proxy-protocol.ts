@@ -10,14 +10,7 @@
 // frames the header (16 bytes + declared length, at most 64 KiB) off the stream.
 import { Server, type Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
-import {
-  AddressFamilyType,
-  Command,
-  IPv4ProxyAddress,
-  IPv6ProxyAddress,
-  TransportProtocol,
-  V2ProxyProtocol,
-} from 'proxy-protocol-js';
+import { AddressFamilyType, Command, IPv4ProxyAddress, IPv6ProxyAddress, TransportProtocol, V2ProxyProtocol } from 'proxy-protocol-js';
 import type { Logger } from '../ops/logger.js';
 import type { ProxyRejectReason } from '../ops/metrics.js';
 import { canonicalIp, setProxiedClientIp } from './client-ip.js';

@@ -3,12 +3,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 
-export function rejectUpgrade(
-  socket: Duplex,
-  status: number,
-  body: string,
-  extraHeaders: Record<string, string> = {},
-): void {
+export function rejectUpgrade(socket: Duplex, status: number, body: string, extraHeaders: Record<string, string> = {}): void {
   if (!socket.writable) {
     socket.destroy();
     return;

@@ -6,14 +6,7 @@
 // (ACME cache) belongs to the TLS code. Step 2 also settles cluster mode, which
 // needs both the flags and the environment (cluster.md §1).
 import { resolveCluster, type ClusterConfig, type ListenAddress, type RelayConfig } from './config.js';
-import {
-  ENV_FLY_APP_NAME,
-  ENV_PRODUCTION,
-  ENV_REDIS_URL,
-  ENV_SINGLE_INSTANCE,
-  readEnvironment,
-  type RelayEnvironment,
-} from './env.js';
+import { ENV_FLY_APP_NAME, ENV_PRODUCTION, ENV_REDIS_URL, ENV_SINGLE_INSTANCE, readEnvironment, type RelayEnvironment } from './env.js';
 import type { EventReason, LogEvent } from './log-events.js';
 import type { LogFields } from './log-keys.js';
 

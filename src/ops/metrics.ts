@@ -5,13 +5,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 export type Endpoint = 'server' | 'client';
-export type UpgradeOutcome =
-  | 'accept'
-  | 'reject_headers'
-  | 'reject_409'
-  | 'reject_404'
-  | 'reject_429'
-  | 'reject_rate_limit';
+export type UpgradeOutcome = 'accept' | 'reject_headers' | 'reject_409' | 'reject_404' | 'reject_429' | 'reject_rate_limit';
 export type RegisterFailureKind = 'no_server' | 'server_in_use' | 'phones_at_cap' | 'ratelimit';
 export type AdmissionRejectReason = 'rate_limit' | 'conn_cap' | 'ip_conn_cap';
 export type ProxyRejectReason = 'missing' | 'v1' | 'local' | 'not_tcp' | 'malformed' | 'timeout';
@@ -119,7 +113,13 @@ export class RelayMetrics {
     const [framesP2B, framesB2P] = [new HotCounter(), new HotCounter()];
     this.framesPhoneToBinary = framesP2B;
     this.framesBinaryToPhone = framesB2P;
-    directionCounter(r, 'pyrycode_relay_frames_forwarded_total', 'Frames written to the destination socket, by direction.', framesP2B, framesB2P);
+    directionCounter(
+      r,
+      'pyrycode_relay_frames_forwarded_total',
+      'Frames written to the destination socket, by direction.',
+      framesP2B,
+      framesB2P,
+    );
     const [bytesP2B, bytesB2P] = [new HotCounter(), new HotCounter()];
     this.bytesPhoneToBinary = bytesP2B;
     this.bytesBinaryToPhone = bytesB2P;

@@ -176,7 +176,8 @@ function clusterCard(c: NonNullable<StatusSnapshot['cluster']>): string {
 }
 
 export function renderStatusPage(s: StatusSnapshot): string {
-  const tile = (id: string, value: string, label: string): string => `<div class="tile"><div class="n" id="${id}">${value}</div><div class="l">${label}</div></div>`;
+  const tile = (id: string, value: string, label: string): string =>
+    `<div class="tile"><div class="n" id="${id}">${value}</div><div class="l">${label}</div></div>`;
   const h = s.history;
   const fm = Math.max(0, ...h.frames_per_second.phone_to_binary, ...h.frames_per_second.binary_to_phone);
   const cm = Math.max(0, ...h.phones, ...h.binaries);
@@ -201,7 +202,9 @@ export function renderStatusPage(s: StatusSnapshot): string {
   const push =
     s.push === undefined
       ? ''
-      : `<section class="card"><h2>Push wakes</h2><table><thead><tr><th>Outcome</th><th>${win}</th><th>Total</th></tr></thead><tbody>${Object.entries(s.push)
+      : `<section class="card"><h2>Push wakes</h2><table><thead><tr><th>Outcome</th><th>${win}</th><th>Total</th></tr></thead><tbody>${Object.entries(
+          s.push,
+        )
           .map(([o, w]) => winRow(o, `v-push-${o}`, w, o !== 'sent'))
           .join('')}</tbody></table></section>`;
   return `<!doctype html>

@@ -31,7 +31,14 @@ export interface StatusSources {
 export const DIRECTIONS = ['phone_to_binary', 'binary_to_phone'] as const;
 type Direction = (typeof DIRECTIONS)[number];
 export const ENDPOINTS: readonly Endpoint[] = ['server', 'client'];
-export const UPGRADE_OUTCOMES: readonly UpgradeOutcome[] = ['accept', 'reject_headers', 'reject_404', 'reject_409', 'reject_429', 'reject_rate_limit'];
+export const UPGRADE_OUTCOMES: readonly UpgradeOutcome[] = [
+  'accept',
+  'reject_headers',
+  'reject_404',
+  'reject_409',
+  'reject_429',
+  'reject_rate_limit',
+];
 export const ADMISSION_REASONS: readonly AdmissionRejectReason[] = ['rate_limit', 'conn_cap', 'ip_conn_cap'];
 const PUSH_OUTCOMES: readonly PushOutcome[] = ['sent', 'unregistered', 'send_failed', 'token_fetch_failed', 'dropped'];
 
@@ -39,7 +46,12 @@ const PUSH_OUTCOMES: readonly PushOutcome[] = ['sent', 'unregistered', 'send_fai
 const CLOSES = [
   { code: 4404, reason: 'no server with that id', series: 'pyrycode_relay_register_failures_total', labels: { kind: 'no_server' } },
   { code: 4409, reason: 'server-id already claimed', series: 'pyrycode_relay_register_failures_total', labels: { kind: 'server_in_use' } },
-  { code: 4429, reason: 'too many phones for server-id', series: 'pyrycode_relay_register_failures_total', labels: { kind: 'phones_at_cap' } },
+  {
+    code: 4429,
+    reason: 'too many phones for server-id',
+    series: 'pyrycode_relay_register_failures_total',
+    labels: { kind: 'phones_at_cap' },
+  },
   { code: 1011, reason: 'phone backlog full', series: 'pyrycode_relay_phone_backlog_closes_total', labels: {} },
 ] as const;
 
@@ -101,16 +113,30 @@ function cell(series: string, labels: Record<string, string> = {}): number {
   CELLS.push({ series, labels });
   return CELLS.length - 1;
 }
-const FRAMES = { phone_to_binary: cell('pyrycode_relay_frames_forwarded_total', { direction: 'phone_to_binary' }), binary_to_phone: cell('pyrycode_relay_frames_forwarded_total', { direction: 'binary_to_phone' }) };
-const BYTES = { phone_to_binary: cell('pyrycode_relay_bytes_forwarded_total', { direction: 'phone_to_binary' }), binary_to_phone: cell('pyrycode_relay_bytes_forwarded_total', { direction: 'binary_to_phone' }) };
+const FRAMES = {
+  phone_to_binary: cell('pyrycode_relay_frames_forwarded_total', { direction: 'phone_to_binary' }),
+  binary_to_phone: cell('pyrycode_relay_frames_forwarded_total', { direction: 'binary_to_phone' }),
+};
+const BYTES = {
+  phone_to_binary: cell('pyrycode_relay_bytes_forwarded_total', { direction: 'phone_to_binary' }),
+  binary_to_phone: cell('pyrycode_relay_bytes_forwarded_total', { direction: 'binary_to_phone' }),
+};
 const UPGRADES = Object.fromEntries(
-  ENDPOINTS.map((e) => [e, Object.fromEntries(UPGRADE_OUTCOMES.map((o) => [o, cell('pyrycode_relay_ws_upgrade_attempts_total', { endpoint: e, outcome: o })]))]),
+  ENDPOINTS.map((e) => [
+    e,
+    Object.fromEntries(UPGRADE_OUTCOMES.map((o) => [o, cell('pyrycode_relay_ws_upgrade_attempts_total', { endpoint: e, outcome: o })])),
+  ]),
 ) as Record<Endpoint, Record<UpgradeOutcome, number>>;
 const CLOSE_CELLS = CLOSES.map((c) => cell(c.series, c.labels));
-const ADMISSION = Object.fromEntries(ADMISSION_REASONS.map((r) => [r, cell('pyrycode_relay_admission_rejects_total', { reason: r })])) as Record<AdmissionRejectReason, number>;
+const ADMISSION = Object.fromEntries(
+  ADMISSION_REASONS.map((r) => [r, cell('pyrycode_relay_admission_rejects_total', { reason: r })]),
+) as Record<AdmissionRejectReason, number>;
 const GRACE = cell('pyrycode_relay_grace_expiries_total');
 const DROPPED = cell('pyrycode_relay_envelopes_dropped_total');
-const PUSH = Object.fromEntries(PUSH_OUTCOMES.map((o) => [o, cell('pyrycode_relay_push_wakes_total', { outcome: o })])) as Record<PushOutcome, number>;
+const PUSH = Object.fromEntries(PUSH_OUTCOMES.map((o) => [o, cell('pyrycode_relay_push_wakes_total', { outcome: o })])) as Record<
+  PushOutcome,
+  number
+>;
 const BINARIES = cell('pyrycode_relay_connected_binaries');
 const PHONES = cell('pyrycode_relay_connected_phones');
 const OPEN = cell('pyrycode_relay_open_connections');
@@ -227,10 +253,14 @@ export class StatusTracker {
       }
     }
     const rateSeconds = base === undefined ? 0 : (now - base.t) / 1000;
-    const perSecond = (i: number): number => (base === undefined || rateSeconds <= 0 ? 0 : Math.max(0, (cur[i] ?? 0) - (base.v[i] ?? 0)) / rateSeconds);
+    const perSecond = (i: number): number =>
+      base === undefined || rateSeconds <= 0 ? 0 : Math.max(0, (cur[i] ?? 0) - (base.v[i] ?? 0)) / rateSeconds;
     const windowed = (i: number): Windowed => ({ total: cur[i] ?? 0, recent: Math.max(0, (cur[i] ?? 0) - (oldest?.v[i] ?? 0)) });
     const uptime = (now - this.sources.startedAt) / 1000;
-    const dirs = <T>(f: (d: Direction) => T): Record<Direction, T> => ({ phone_to_binary: f('phone_to_binary'), binary_to_phone: f('binary_to_phone') });
+    const dirs = <T>(f: (d: Direction) => T): Record<Direction, T> => ({
+      phone_to_binary: f('phone_to_binary'),
+      binary_to_phone: f('binary_to_phone'),
+    });
     const history = {
       interval_seconds: this.intervalMs / 1000,
       frames_per_second: dirs(() => [] as number[]),
@@ -265,10 +295,14 @@ export class StatusTracker {
         ENDPOINTS.map((e) => [e, Object.fromEntries(UPGRADE_OUTCOMES.map((o) => [o, windowed(UPGRADES[e][o])]))]),
       ) as StatusSnapshot['upgrades'],
       closes: CLOSES.map((c, i) => ({ code: c.code, reason: c.reason, ...windowed(CLOSE_CELLS[i] as number) })),
-      admission_rejects: Object.fromEntries(ADMISSION_REASONS.map((r) => [r, windowed(ADMISSION[r])])) as StatusSnapshot['admission_rejects'],
+      admission_rejects: Object.fromEntries(
+        ADMISSION_REASONS.map((r) => [r, windowed(ADMISSION[r])]),
+      ) as StatusSnapshot['admission_rejects'],
       grace_expiries: windowed(GRACE),
       envelopes_dropped: windowed(DROPPED),
-      ...(this.pushOn ? { push: Object.fromEntries(PUSH_OUTCOMES.map((o) => [o, windowed(PUSH[o])])) as Record<PushOutcome, Windowed> } : {}),
+      ...(this.pushOn
+        ? { push: Object.fromEntries(PUSH_OUTCOMES.map((o) => [o, windowed(PUSH[o])])) as Record<PushOutcome, Windowed> }
+        : {}),
       queued_bytes: cur[QUEUED] ?? 0,
       event_loop: { p99_ms: round1(this.lagP99), max_ms: round1(this.lagMax) },
       memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed },

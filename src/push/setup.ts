@@ -16,10 +16,7 @@ export interface PushSettings {
 }
 
 /** The validated environment's push part → settings, or undefined when push is off. */
-export function pushSettings(
-  env: Pick<RelayEnvironment, 'fcmCredentials' | 'fcmUrl'>,
-  fcmProject: string,
-): PushSettings | undefined {
+export function pushSettings(env: Pick<RelayEnvironment, 'fcmCredentials' | 'fcmUrl'>, fcmProject: string): PushSettings | undefined {
   if (env.fcmCredentials === undefined) return undefined;
   return { account: env.fcmCredentials, sendUrl: env.fcmUrl ?? defaultSendUrl(fcmProject) };
 }

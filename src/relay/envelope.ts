@@ -66,8 +66,10 @@ export function encodeCloseNotice(connId: string, code: number): Buffer {
 
 /** Codes the relay may put in a close frame (the `ws` library's isValidStatusCode). */
 export function isSendableCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== CloseCode.noStatus && code !== CloseCode.abnormal) ||
-    (code >= 3000 && code <= 4999);
+  return (
+    (code >= 1000 && code <= 1014 && code !== 1004 && code !== CloseCode.noStatus && code !== CloseCode.abnormal) ||
+    (code >= 3000 && code <= 4999)
+  );
 }
 
 // Field ids; only the last occurrence of each key counts (duplicate keys: last wins).
@@ -129,11 +131,16 @@ function fieldOf(buf: Buffer, start: number, end: number): number {
   }
   // Escaped key (e.g. "conn\u005fid"): compare after unescaping, like JSON.parse would.
   switch (parseJsonString(buf, start, end)) {
-    case EnvelopeKey.connId: return F_CONN_ID;
-    case EnvelopeKey.frame: return F_FRAME;
-    case EnvelopeKey.closeCode: return F_CLOSE_CODE;
-    case EnvelopeKey.pushWake: return F_PUSH_WAKE;
-    default: return F_OTHER;
+    case EnvelopeKey.connId:
+      return F_CONN_ID;
+    case EnvelopeKey.frame:
+      return F_FRAME;
+    case EnvelopeKey.closeCode:
+      return F_CLOSE_CODE;
+    case EnvelopeKey.pushWake:
+      return F_PUSH_WAKE;
+    default:
+      return F_OTHER;
   }
 }
 
@@ -209,8 +216,14 @@ function decode(buf: Buffer): BinaryEnvelope {
   }
 
   // Spans [start, end) of the last value seen for each field; -1 = absent.
-  let connS = -1, connE = -1, frameS = -1, frameE = -1;
-  let closeS = -1, closeE = -1, wakeS = -1, wakeE = -1;
+  let connS = -1,
+    connE = -1,
+    frameS = -1,
+    frameE = -1;
+  let closeS = -1,
+    closeE = -1,
+    wakeS = -1,
+    wakeE = -1;
 
   pos = skipWs(buf, pos + 1, end);
   if (pos < end && buf[pos] === CLOSE_BRACE) {
@@ -228,15 +241,30 @@ function decode(buf: Buffer): BinaryEnvelope {
       const valE = scanValue(buf, valS, end);
       if (valE < 0) return DROP_MALFORMED;
       switch (field) {
-        case F_CONN_ID: connS = valS; connE = valE; break;
-        case F_FRAME: frameS = valS; frameE = valE; break;
-        case F_CLOSE_CODE: closeS = valS; closeE = valE; break;
-        case F_PUSH_WAKE: wakeS = valS; wakeE = valE; break;
+        case F_CONN_ID:
+          connS = valS;
+          connE = valE;
+          break;
+        case F_FRAME:
+          frameS = valS;
+          frameE = valE;
+          break;
+        case F_CLOSE_CODE:
+          closeS = valS;
+          closeE = valE;
+          break;
+        case F_PUSH_WAKE:
+          wakeS = valS;
+          wakeE = valE;
+          break;
       }
       pos = skipWs(buf, valE, end);
       if (pos >= end) return DROP_MALFORMED;
       const c = buf[pos]!;
-      if (c === CLOSE_BRACE) { pos++; break; }
+      if (c === CLOSE_BRACE) {
+        pos++;
+        break;
+      }
       if (c !== 0x2c /* , */) return DROP_MALFORMED;
       pos = skipWs(buf, pos + 1, end);
     }

@@ -87,7 +87,7 @@ function skipPlainWords(buf: Buffer, pos: number, end: number): number {
       const b = x ^ 0x5c5c5c5c; // a zero byte here is a backslash
       // Fast test, exact: all four bytes in 0x23..0x7f (so no control char, no '"') and
       // none is '\\'. Base64 always passes. Otherwise (incl. UTF-8) check byte by byte.
-      if (((((x - 0x23232323) | x) | ((b - 0x01010101) & ~b)) & 0x80808080) !== 0) {
+      if ((((x - 0x23232323) | x | ((b - 0x01010101) & ~b)) & 0x80808080) !== 0) {
         const p = (w << 2) - off;
         for (let i = p; i < p + 4; i++) if (STRING_PLAIN[buf[i]!] !== 1) return i;
       }
@@ -134,8 +134,14 @@ export function scanString(buf: Buffer, pos: number, end: number): number {
       if ((HEX[buf[pos + 2]!]! & HEX[buf[pos + 3]!]! & HEX[buf[pos + 4]!]! & HEX[buf[pos + 5]!]!) === 0) return -1;
       pos += 6;
     } else if (
-      e === QUOTE || e === BACKSLASH || e === 0x2f /* / */ || e === 0x62 /* b */ ||
-      e === 0x66 /* f */ || e === 0x6e /* n */ || e === 0x72 /* r */ || e === 0x74 /* t */
+      e === QUOTE ||
+      e === BACKSLASH ||
+      e === 0x2f /* / */ ||
+      e === 0x62 /* b */ ||
+      e === 0x66 /* f */ ||
+      e === 0x6e /* n */ ||
+      e === 0x72 /* r */ ||
+      e === 0x74 /* t */
     ) {
       pos += 2;
     } else {
@@ -163,7 +169,7 @@ export function scanNumber(buf: Buffer, pos: number, end: number): number {
     while (pos < end && (c = buf[pos]!) >= ZERO && c <= NINE) pos++;
     if (pos === digits) return -1;
   }
-  if (pos < end && (buf[pos] === 0x65 /* e */ || buf[pos] === 0x45 /* E */)) {
+  if (pos < end && (buf[pos] === 0x65 /* e */ || buf[pos] === 0x45) /* E */) {
     pos++;
     if (pos < end && (buf[pos] === PLUS || buf[pos] === MINUS)) pos++;
     const digits = pos;

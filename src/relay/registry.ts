@@ -22,15 +22,9 @@ export type ClaimResult<B, P> =
   | { kind: 'conflict'; incumbent: B };
 
 export type ConflictResult<B, P> =
-  | { kind: 'rejected' }
-  | { kind: 'takeover'; displaced: B; evicted: P[] }
-  | { kind: 'reclaimed'; evicted: P[] }
-  | { kind: 'claimed' };
+  { kind: 'rejected' } | { kind: 'takeover'; displaced: B; evicted: P[] } | { kind: 'reclaimed'; evicted: P[] } | { kind: 'claimed' };
 
-export type RegisterResult<B> =
-  | { kind: 'registered'; binary: B; inGrace: boolean }
-  | { kind: 'no_server' }
-  | { kind: 'at_cap' };
+export type RegisterResult<B> = { kind: 'registered'; binary: B; inGrace: boolean } | { kind: 'no_server' } | { kind: 'at_cap' };
 
 export interface RegistryCounts {
   /** Binaries holding a slot, excluding those in grace. */
@@ -106,9 +100,7 @@ interface Slot<B, P> {
  * The single-node registry: a state machine over a Map. Every decision is made
  * synchronously when the method is called; the Promise only carries it.
  */
-export class MemoryRegistry<B = BinaryEndpoint, P extends { readonly connId: string } = PhoneEndpoint>
-  implements Registry<B, P>
-{
+export class MemoryRegistry<B = BinaryEndpoint, P extends { readonly connId: string } = PhoneEndpoint> implements Registry<B, P> {
   private readonly slots = new Map<string, Slot<B, P>>();
   private readonly grace: GraceTimers;
   private liveBinaries = 0;

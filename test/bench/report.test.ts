@@ -11,21 +11,36 @@ import type { Target } from '../../bench/load/settings.js';
 
 function m(target: Target, workload: string, p50: number, cpu: number): Measurement {
   return {
-    target, workload, roundTripsPerSec: 1000, framesPerSec: 2000,
+    target,
+    workload,
+    roundTripsPerSec: 1000,
+    framesPerSec: 2000,
     latencyUs: { p50, p90: p50, p99: p50 * 2, p999: p50 * 3 },
-    cpuUsPerFrame: cpu, cpuPct: { target: 50, echo: 20, generator: 20 }, peakRssKiB: 1024,
-    errors: 0, errorDetail: { lost: 0, duplicated: 0, reordered: 0, corrupt: 0, closed: 0 },
+    cpuUsPerFrame: cpu,
+    cpuPct: { target: 50, echo: 20, generator: 20 },
+    peakRssKiB: 1024,
+    errors: 0,
+    errorDetail: { lost: 0, duplicated: 0, reordered: 0, corrupt: 0, closed: 0 },
   };
 }
 
 test('p50 differences against nginx and ws-pipe, and a CPU ratio, from medians and run by run', () => {
   const all = [
-    m('relay', 'i', 230, 50), m('nginx', 'i', 190, 30), m('ws-pipe', 'i', 240, 55),
-    m('relay', 'i', 210, 50), m('nginx', 'i', 200, 30), m('ws-pipe', 'i', 205, 55),
-    m('relay', 'i', 250, 50), m('nginx', 'i', 180, 30), m('ws-pipe', 'i', 260, 55),
-    m('relay', 'ii', 0, 3.0), m('direct', 'ii', 0, 2.5),
-    m('relay', 'ii', 0, 3.3), m('direct', 'ii', 0, 3.0),
-    m('relay', 'ii', 0, 2.8), m('direct', 'ii', 0, 2.0),
+    m('relay', 'i', 230, 50),
+    m('nginx', 'i', 190, 30),
+    m('ws-pipe', 'i', 240, 55),
+    m('relay', 'i', 210, 50),
+    m('nginx', 'i', 200, 30),
+    m('ws-pipe', 'i', 205, 55),
+    m('relay', 'i', 250, 50),
+    m('nginx', 'i', 180, 30),
+    m('ws-pipe', 'i', 260, 55),
+    m('relay', 'ii', 0, 3.0),
+    m('direct', 'ii', 0, 2.5),
+    m('relay', 'ii', 0, 3.3),
+    m('direct', 'ii', 0, 3.0),
+    m('relay', 'ii', 0, 2.8),
+    m('direct', 'ii', 0, 2.0),
   ];
   const byName = new Map(checks(all, undefined).map((c) => [c.name, c]));
   const nginx = byName.get('(i) relay p50 − nginx p50')!;
@@ -42,10 +57,17 @@ test('p50 differences against nginx and ws-pipe, and a CPU ratio, from medians a
 
 test('cluster targets: same-node and cross-node CPU over the single relay, cross − same p50', () => {
   const all = [
-    m('relay', 'ii', 0, 4.0), m('cluster-same', 'ii', 0, 4.2), m('cluster-cross', 'ii', 0, 11.0),
-    m('relay', 'ii', 0, 5.0), m('cluster-same', 'ii', 0, 5.0), m('cluster-cross', 'ii', 0, 10.0),
-    m('relay', 'ii', 0, 3.0), m('cluster-same', 'ii', 0, 3.6), m('cluster-cross', 'ii', 0, 9.0),
-    m('cluster-same', 'i', 200, 50), m('cluster-cross', 'i', 350, 90),
+    m('relay', 'ii', 0, 4.0),
+    m('cluster-same', 'ii', 0, 4.2),
+    m('cluster-cross', 'ii', 0, 11.0),
+    m('relay', 'ii', 0, 5.0),
+    m('cluster-same', 'ii', 0, 5.0),
+    m('cluster-cross', 'ii', 0, 10.0),
+    m('relay', 'ii', 0, 3.0),
+    m('cluster-same', 'ii', 0, 3.6),
+    m('cluster-cross', 'ii', 0, 9.0),
+    m('cluster-same', 'i', 200, 50),
+    m('cluster-cross', 'i', 350, 90),
   ];
   const byName = new Map(checks(all, undefined).map((c) => [c.name, c]));
   const same = byName.get('(ii) cluster same-node CPU/frame ÷ single-node')!;
@@ -65,17 +87,37 @@ function life(target: LifecycleTarget, p50: number, perConnect?: number, perDisc
 
 function idle(bytesPerPhone: number, stateKeysLeft: number): ClusterIdleResult {
   return {
-    nodes: 3, servers: 600, phones: 18000, held: 18000, baseUsedBytes: 1e6, loadedUsedBytes: 1e6 + bytesPerPhone * 18000, bytesPerPhone,
-    keysWithBinaries: 1800, keysLoaded: 2400, keysAfterPhones: 1800, keysAfterBinaries: 6, keysAfterNodes: 2,
-    leftAfterBinaries: [], stateKeysLeft, leftAfterNodes: [], connectSeconds: 10, droppedDuringHold: 0,
+    nodes: 3,
+    servers: 600,
+    phones: 18000,
+    held: 18000,
+    baseUsedBytes: 1e6,
+    loadedUsedBytes: 1e6 + bytesPerPhone * 18000,
+    bytesPerPhone,
+    keysWithBinaries: 1800,
+    keysLoaded: 2400,
+    keysAfterPhones: 1800,
+    keysAfterBinaries: 6,
+    keysAfterNodes: 2,
+    leftAfterBinaries: [],
+    stateKeysLeft,
+    leftAfterNodes: [],
+    connectSeconds: 10,
+    droppedDuringHold: 0,
   };
 }
 
 test('lifecycle and idle-capacity targets: round trips, first-frame p50 over single-node, Redis bytes and keys', () => {
   const lifecycle = [
-    life('relay', 2000), life('cluster-same', 2300, 1, 1), life('cluster-cross', 2600, 2.004, 1.2),
-    life('relay', 2200), life('cluster-same', 2400, 1, 1), life('cluster-cross', 3500, 2, 1.1),
-    life('relay', 1800), life('cluster-same', 2100, 1.01, 0.99), life('cluster-cross', 2900, 1.99, 1),
+    life('relay', 2000),
+    life('cluster-same', 2300, 1, 1),
+    life('cluster-cross', 2600, 2.004, 1.2),
+    life('relay', 2200),
+    life('cluster-same', 2400, 1, 1),
+    life('cluster-cross', 3500, 2, 1.1),
+    life('relay', 1800),
+    life('cluster-same', 2100, 1.01, 0.99),
+    life('cluster-cross', 2900, 1.99, 1),
   ];
   const byName = new Map(checks([], undefined, { lifecycle, clusterIdle: [idle(300, 0)] }).map((c) => [c.name, c]));
   const conn = byName.get('(life) cluster-cross: Redis round trips per phone connect')!;
@@ -90,6 +132,12 @@ test('lifecycle and idle-capacity targets: round trips, first-frame p50 over sin
   assert.equal(byName.get('(vc) per-server-id/per-phone keys left after all disconnect')!.ok, true);
   const bad = new Map(checks([], undefined, { clusterIdle: [idle(600, 3)] }).map((c) => [c.name, c]));
   assert.equal(bad.get('(vc) Redis memory per registered phone')!.ok, false);
-  assert.deepEqual([bad.get('(vc) per-server-id/per-phone keys left after all disconnect')!.value, bad.get('(vc) per-server-id/per-phone keys left after all disconnect')!.ok], [3, false]);
+  assert.deepEqual(
+    [
+      bad.get('(vc) per-server-id/per-phone keys left after all disconnect')!.value,
+      bad.get('(vc) per-server-id/per-phone keys left after all disconnect')!.ok,
+    ],
+    [3, false],
+  );
   assert.equal(bad.has('(life) cluster-cross: Redis round trips per phone connect'), false, 'no lifecycle runs: no rows');
 });

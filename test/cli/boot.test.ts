@@ -122,7 +122,14 @@ describe('boot refusals: production mode', () => {
     // An unwritable cache and a dead loopback CA keep this run local whatever the machine allows.
     const bind = await runAsNobody(
       ['net_bind_service'],
-      ['--domain', 'relay.example', '--cert-cache', '/etc/hostname/pyrycode-relay-certs', '--acme-directory', 'http://127.0.0.1:9/directory'],
+      [
+        '--domain',
+        'relay.example',
+        '--cert-cache',
+        '/etc/hostname/pyrycode-relay-certs',
+        '--acme-directory',
+        'http://127.0.0.1:9/directory',
+      ],
       PROD,
     );
     assert.equal(bind.code, 1, bind.stderr);
@@ -159,7 +166,17 @@ describe('no inspector at runtime', () => {
 
 describe('--metrics-listen', () => {
   test('non-loopback, named, wildcard, port-less and port-0 addresses exit 2 naming the flag', async () => {
-    const bad = ['localhost:9090', '0.0.0.0:9090', ':9090', '127.0.0.1:0', '127.0.0.1', '[::1]:0', '10.0.0.1:9090', '[::]:9090', '127.0.0.1:65536'];
+    const bad = [
+      'localhost:9090',
+      '0.0.0.0:9090',
+      ':9090',
+      '127.0.0.1:0',
+      '127.0.0.1',
+      '[::1]:0',
+      '10.0.0.1:9090',
+      '[::]:9090',
+      '127.0.0.1:65536',
+    ];
     const results = await Promise.all(bad.map((v) => runCli([...insecure(), '--metrics-listen', v])));
     results.forEach((r, i) => {
       assert.equal(r.code, 2, bad[i]);
@@ -212,7 +229,15 @@ describe('cluster settings (cluster.md §1)', () => {
   const PW = 'pw-LEAKMARKER-7f3a';
 
   test('an empty or malformed PYRYCODE_RELAY_REDIS_URL exits 2 naming the variable and the rule, never the value', async () => {
-    const bad = ['', `redis://:${PW}@`, `redis://user${PW}@h`, `http://:${PW}@h`, `redis://:${PW}@h:99999`, `redis://:${PW}@h/x`, `redis://:${PW}@h?tls=1`];
+    const bad = [
+      '',
+      `redis://:${PW}@`,
+      `redis://user${PW}@h`,
+      `http://:${PW}@h`,
+      `redis://:${PW}@h:99999`,
+      `redis://:${PW}@h/x`,
+      `redis://:${PW}@h?tls=1`,
+    ];
     const results = await Promise.all(bad.map((v) => runCli([...insecure(), '--log-level=debug'], { PYRYCODE_RELAY_REDIS_URL: v })));
     results.forEach((r, i) => {
       const line = refusal(r);
@@ -229,7 +254,10 @@ describe('cluster settings (cluster.md §1)', () => {
       [['--cluster-node-ttl', '1s'], '--cluster-node-ttl'],
     ];
     const runs = await Promise.all(
-      cases.flatMap(([args]) => [runCli([...insecure(), ...args]), runCli([...insecure(), ...args], { PYRYCODE_RELAY_REDIS_URL: 'redis://127.0.0.1:1' })]),
+      cases.flatMap(([args]) => [
+        runCli([...insecure(), ...args]),
+        runCli([...insecure(), ...args], { PYRYCODE_RELAY_REDIS_URL: 'redis://127.0.0.1:1' }),
+      ]),
     );
     runs.forEach((r, i) => {
       const flag = cases[Math.floor(i / 2)]?.[1] ?? '';

@@ -27,20 +27,28 @@ test('topics appear in order, each with a heading', () => {
   const expected = ['General', 'Listeners', 'TLS/ACME', 'Admission', 'Timing', 'Limits', 'Logging & metrics', 'Push', 'Cluster'];
   assert.deepEqual(TOPICS, expected);
   const positions = expected.map((t) => lines.indexOf(`${t}:`));
-  assert.ok(positions.every((p) => p > 0), positions.join(','));
-  assert.deepEqual([...positions].sort((a, b) => a - b), positions);
+  assert.ok(
+    positions.every((p) => p > 0),
+    positions.join(','),
+  );
+  assert.deepEqual(
+    [...positions].sort((a, b) => a - b),
+    positions,
+  );
 });
 
 test('every table flag is listed once, under its topic', async (t) => {
   for (const def of FLAGS) {
     await t.test(def.name, () => {
-      const heads = lines.filter((l) => l.startsWith(`  --${def.name}`) && /^ {2}--[a-z-]+(\[=bool\]| \S+)$/.test(l) && l.split(/[[ ]/)[2] === `--${def.name}`);
+      const heads = lines.filter(
+        (l) => l.startsWith(`  --${def.name}`) && /^ {2}--[a-z-]+(\[=bool\]| \S+)$/.test(l) && l.split(/[[ ]/)[2] === `--${def.name}`,
+      );
       assert.equal(heads.length, 1, `one entry for --${def.name}`);
       assert.ok(section(def.topic).includes(heads[0] as string), `--${def.name} under ${def.topic}`);
     });
   }
   await t.test('no flag outside the table', () => {
-    const listed = lines.filter((l) => /^ {2}--[a-z]/.test(l)).map((l) => (l.slice(4).split(/[[ ]/)[0] as string));
+    const listed = lines.filter((l) => /^ {2}--[a-z]/.test(l)).map((l) => l.slice(4).split(/[[ ]/)[0] as string);
     assert.deepEqual([...listed].sort(), FLAGS.map((f) => f.name).sort());
   });
 });
@@ -61,7 +69,8 @@ test('each flag shows its value type, help text and default', async (t) => {
       const body = lines[i + 1] ?? '';
       assert.ok(body.startsWith('        ' + def.help), body);
       if (def.default === undefined) assert.doesNotMatch(body, /\(default /);
-      else if (def.type === 'string' || def.type === 'listen-address') assert.ok(body.endsWith(`(default ${JSON.stringify(def.default)})`), body);
+      else if (def.type === 'string' || def.type === 'listen-address')
+        assert.ok(body.endsWith(`(default ${JSON.stringify(def.default)})`), body);
       else assert.ok(body.endsWith(`(default ${def.default})`), body);
     });
   }

@@ -79,7 +79,10 @@ describe('cli', () => {
     const exited = await waitExit(child);
     assert.equal(exited.code, 0);
     assert.ok(await portRefuses(port));
-    const lines = exited.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = exited.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.filter((l) => l.event === 'shutdown_started').length, 1);
   });
 

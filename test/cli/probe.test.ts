@@ -149,7 +149,10 @@ describe('probe usage', () => {
     [['-json', 'ws://127.0.0.1:8080'], 'flag provided but not defined: -j'],
   ] as const) {
     test(`usage error: probe ${args.join(' ')}`, () => {
-      assert.throws(() => parseProbeArgs(args), (e: unknown) => e instanceof ProbeUsageError && e.message.includes(needle));
+      assert.throws(
+        () => parseProbeArgs(args),
+        (e: unknown) => e instanceof ProbeUsageError && e.message.includes(needle),
+      );
     });
   }
 

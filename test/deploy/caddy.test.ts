@@ -8,7 +8,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { exited, findBinary, HEALTHZ_BODY, httpsBody, loggedRemoteForForgedXff, makeCert, ROOT, substitute, waitListening } from '../helpers/deploy.js';
+import {
+  exited,
+  findBinary,
+  HEALTHZ_BODY,
+  httpsBody,
+  loggedRemoteForForgedXff,
+  makeCert,
+  ROOT,
+  substitute,
+  waitListening,
+} from '../helpers/deploy.js';
 import { freePort, runCli, spawnCli, waitForStderr } from '../helpers/process.js';
 
 const FILE = 'deploy/Caddyfile';
@@ -16,7 +26,15 @@ const TEMPLATE = readFileSync(join(ROOT, FILE), 'utf8');
 
 function render(dir: string, tlsPort: number, httpPort: number, relayPort: number, cert: { cert: string; key: string }): string {
   // Test-only global options: no admin API, state in the temp dir, no ACME, no port 80.
-  const globals = ['{', '\tadmin off', `\tstorage file_system ${join(dir, 'data')}`, `\thttp_port ${httpPort}`, '\tauto_https disable_redirects', '}', ''].join('\n');
+  const globals = [
+    '{',
+    '\tadmin off',
+    `\tstorage file_system ${join(dir, 'data')}`,
+    `\thttp_port ${httpPort}`,
+    '\tauto_https disable_redirects',
+    '}',
+    '',
+  ].join('\n');
   let conf = substitute(TEMPLATE, 'relay.example.com {', `https://localhost:${tlsPort} {\n\ttls ${cert.cert} ${cert.key}`, FILE);
   conf = substitute(conf, 'reverse_proxy 127.0.0.1:8080 {', `reverse_proxy 127.0.0.1:${relayPort} {`, FILE);
   return globals + conf;

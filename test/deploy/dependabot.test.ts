@@ -23,7 +23,12 @@ function entries(): Map<string, string> {
 /** The items of the YAML list under `key:` in `block` (`- item` lines right after it). */
 function listUnder(block: string, key: string): string[] {
   const m = new RegExp(`^( *)${key}:\\n((?:\\1 {2}- .*\\n?)+)`, 'm').exec(block);
-  return m === null ? [] : (m[2] ?? '').split('\n').filter((l) => l.trim() !== '').map((l) => l.replace(/^\s*- /, '').trim());
+  return m === null
+    ? []
+    : (m[2] ?? '')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => l.replace(/^\s*- /, '').trim());
 }
 
 describe('dependabot.yml', () => {

@@ -80,10 +80,16 @@ describe('Dockerfile', () => {
   test('is multi-stage: a build stage compiles, the final stage only runs', () => {
     assert.ok(stages.length >= 2, 'at least two FROM stages');
     const build = stages.slice(0, -1).flat();
-    assert.ok(build.some((i) => i.op === 'RUN' && /\btsc\b/.test(i.args)), 'TypeScript is compiled in a build stage');
+    assert.ok(
+      build.some((i) => i.op === 'RUN' && /\btsc\b/.test(i.args)),
+      'TypeScript is compiled in a build stage',
+    );
     assert.ok(!final.some((i) => i.op === 'RUN' && /\btsc\b/.test(i.args)), 'no compiling in the final stage');
     const fromBuild = finalOf('COPY').filter((i) => /--from=/.test(i.args));
-    assert.ok(fromBuild.some((i) => /\/dist\/src\s+\.\/dist\/src$/.test(i.args)), 'the compiled relay comes from the build stage');
+    assert.ok(
+      fromBuild.some((i) => /\/dist\/src\s+\.\/dist\/src$/.test(i.args)),
+      'the compiled relay comes from the build stage',
+    );
   });
 
   test('every stage is pinned by a real digest to an even-numbered (LTS) Node image, named in a comment', () => {
@@ -91,7 +97,10 @@ describe('Dockerfile', () => {
     for (const image of images) {
       assert.equal(pinProblem(image), undefined, `FROM ${image}`);
       const tag = image.split('@')[0] ?? '';
-      assert.ok(comments.some((c) => c.includes(tag)), `a comment names the tag ${tag}`);
+      assert.ok(
+        comments.some((c) => c.includes(tag)),
+        `a comment names the tag ${tag}`,
+      );
     }
     assert.equal(new Set(images).size, 1, 'both stages run on the same reviewed image');
     // Dependabot updates only literal FROM lines, so the pin may not hide behind an ARG.
@@ -122,13 +131,19 @@ describe('Dockerfile', () => {
 
   test('the final stage installs production dependencies only and no build tools', () => {
     const runs = finalOf('RUN').map((i) => i.args);
-    assert.ok(runs.some((r) => /\bnpm ci\b/.test(r) && /--omit=dev\b/.test(r)), 'npm ci --omit=dev');
+    assert.ok(
+      runs.some((r) => /\bnpm ci\b/.test(r) && /--omit=dev\b/.test(r)),
+      'npm ci --omit=dev',
+    );
     for (const r of runs) {
       assert.doesNotMatch(r, /\bnpm (install|i)\b/, 'npm ci from the lockfile, never npm install');
       assert.doesNotMatch(r, /apt-get install|apk add|build-essential|\bgcc\b|\bmake\b|python/, `no build tools: ${r}`);
     }
     // The package manager itself is removed after use.
-    assert.ok(runs.some((r) => /rm -rf [^&]*\/usr\/local\/lib\/node_modules\/npm/.test(r)), 'npm removed from the final image');
+    assert.ok(
+      runs.some((r) => /rm -rf [^&]*\/usr\/local\/lib\/node_modules\/npm/.test(r)),
+      'npm removed from the final image',
+    );
   });
 
   test('runs as the non-root uid 65532', () => {

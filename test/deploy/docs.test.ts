@@ -73,7 +73,9 @@ describe('docs/reference.md', () => {
       const rows = rowsFor(reference, `\`--${def.name}\``);
       assert.equal(rows.length, 1, `--${def.name} has exactly one row`);
       const shown =
-        def.default === undefined ? '—' : `\`${def.type === 'duration' ? formatGoDuration(parseGoDuration(def.default) ?? -1) : def.default}\``;
+        def.default === undefined
+          ? '—'
+          : `\`${def.type === 'duration' ? formatGoDuration(parseGoDuration(def.default) ?? -1) : def.default}\``;
       assert.equal(rows[0]?.[2], shown, `--${def.name} default`);
     }
   });
@@ -125,7 +127,10 @@ describe('docs/alerts.md', () => {
     registerBusMetrics(cluster, { counters: new BusCounters(), isReady: false });
     registerRoutingMetrics(cluster, () => 0);
     for (const m of [...(await metrics.registry.getMetricsAsJSON()), ...(await cluster.getMetricsAsJSON())]) {
-      series.set(m.name, m.values.map((v) => v.labels as Record<string, unknown>));
+      series.set(
+        m.name,
+        m.values.map((v) => v.labels as Record<string, unknown>),
+      );
     }
     const docs = walk(join(ROOT, 'docs'), (f) => f.endsWith('.md'));
     for (const file of docs) {
@@ -189,7 +194,8 @@ describe('docs/troubleshooting.md', () => {
       .filter((l) => l.startsWith('| `'))
       .map((l) => l.split('|').map((c) => c.trim().replace(/^`|`$/g, '')));
     assert.ok(table.length >= declared.size);
-    for (const cells of table) assert.ok(declared.has(`${cells[1]}|${cells[2]}`), `documented reason ${cells[1]} of ${cells[2]} is not declared`);
+    for (const cells of table)
+      assert.ok(declared.has(`${cells[1]}|${cells[2]}`), `documented reason ${cells[1]} of ${cells[2]} is not declared`);
   });
 
   test('no source file logs an event outside the declared set (belt and braces for casts)', () => {

@@ -42,7 +42,12 @@ describe('deploy/pyrycode-relay.service', () => {
     assert.match(script ?? '', /\/dist\/src\/cli\/main\.js$/);
     const config = relayConfig(args);
     assert.ok(config.domain !== undefined, 'runs with --domain');
-    assert.ok(one('ReadWritePaths').split(/\s+/).some((p) => config.certCache.startsWith(p + '/')), 'the cert cache is writable');
+    assert.ok(
+      one('ReadWritePaths')
+        .split(/\s+/)
+        .some((p) => config.certCache.startsWith(p + '/')),
+      'the cert cache is writable',
+    );
     assert.equal(one('StateDirectory'), 'pyrycode-relay');
     assert.ok(config.certCache.startsWith('/var/lib/pyrycode-relay/'), 'the cache lives in the StateDirectory');
     assert.ok(settings.get('Environment')?.includes('PYRYCODE_RELAY_PRODUCTION=1'));
@@ -179,7 +184,18 @@ describe('deploy/fly-cluster.toml', () => {
 
 describe('documented relay command lines', () => {
   test('every `pyrycode-relay …` command in the docs and examples parses', () => {
-    const files = ['docs/deploy/README.md', 'docs/deploy/nginx.md', 'docs/deploy/caddy.md', 'docs/deploy/direct.md', 'docs/deploy/docker.md', 'deploy/nginx.conf', 'deploy/Caddyfile', 'docs/cluster.md', 'deploy/nginx-cluster.conf', 'deploy/haproxy-cluster.cfg'];
+    const files = [
+      'docs/deploy/README.md',
+      'docs/deploy/nginx.md',
+      'docs/deploy/caddy.md',
+      'docs/deploy/direct.md',
+      'docs/deploy/docker.md',
+      'deploy/nginx.conf',
+      'deploy/Caddyfile',
+      'docs/cluster.md',
+      'deploy/nginx-cluster.conf',
+      'deploy/haproxy-cluster.cfg',
+    ];
     let checked = 0;
     for (const f of files) {
       const text = read(f).replace(/\\\n\s*/g, ' ');

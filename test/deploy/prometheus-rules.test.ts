@@ -94,7 +94,11 @@ describe('deploy/prometheus/alerts.yml', () => {
     const metrics = new RelayMetrics({ runtime: true, push: true });
     metrics.exposeCertExpiry(() => undefined); // the TLS modes' series
     const series = new Map<string, Array<Record<string, unknown>>>();
-    for (const m of await metrics.registry.getMetricsAsJSON()) series.set(m.name, m.values.map((v) => v.labels as Record<string, unknown>));
+    for (const m of await metrics.registry.getMetricsAsJSON())
+      series.set(
+        m.name,
+        m.values.map((v) => v.labels as Record<string, unknown>),
+      );
     for (const m of rulesText.matchAll(/\b(pyrycode_relay_[a-z0-9_]+)(?:\{([^}]*)\})?/g)) {
       const name = m[1] ?? '';
       assert.ok(series.has(name), `${name} is not a series`);

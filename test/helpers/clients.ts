@@ -110,12 +110,7 @@ export function newServerId(): string {
   return `0b8a2f4e-1c2d-4e5f-8a9b-${String(serial).padStart(12, '0')}`;
 }
 
-export function connectBinary(
-  base: string,
-  serverId: string,
-  extra: Record<string, string> = {},
-  dial?: DialOptions,
-): Promise<TestClient> {
+export function connectBinary(base: string, serverId: string, extra: Record<string, string> = {}, dial?: DialOptions): Promise<TestClient> {
   return open(
     `${base}/v1/server`,
     { 'X-Pyrycode-Server': serverId, 'X-Pyrycode-Version': '0.23.0', 'User-Agent': 'pyry/0.23.0', ...extra },
@@ -123,12 +118,7 @@ export function connectBinary(
   );
 }
 
-export function connectPhone(
-  base: string,
-  serverId: string,
-  extra: Record<string, string> = {},
-  dial?: DialOptions,
-): Promise<TestClient> {
+export function connectPhone(base: string, serverId: string, extra: Record<string, string> = {}, dial?: DialOptions): Promise<TestClient> {
   return open(
     `${base}/v1/client`,
     { 'X-Pyrycode-Server': serverId, 'X-Pyrycode-Token': 'a'.repeat(64), 'User-Agent': 'pyrycode-mobile/1.4.0', ...extra },

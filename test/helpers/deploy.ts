@@ -26,8 +26,14 @@ export function makeCert(dir: string): { cert: string; key: string } {
   const key = join(dir, 'key.pem');
   const r = spawnSync(
     findBinary('openssl', 'apt-get install -y openssl'),
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost']
-      .concat(['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert]),
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost'].concat([
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]),
     { encoding: 'utf8' },
   );
   assert.equal(r.status, 0, `openssl could not make the test certificate: ${r.error?.message ?? r.stderr}`);

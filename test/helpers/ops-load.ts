@@ -8,7 +8,16 @@ import { connectBinary, connectPhone, noiseFrame, sleep, type TestClient } from 
 import { cells, scrape } from './http.js';
 
 /** The relay flags (CLI spelling) the script relies on to reach each outcome quickly. */
-export const LOAD_FLAGS = ['--rate-limit-burst', '8', '--phone-outbox-bytes', '65536', '--conflict-probe-timeout', '300ms', '--grace-period', '300ms'];
+export const LOAD_FLAGS = [
+  '--rate-limit-burst',
+  '8',
+  '--phone-outbox-bytes',
+  '65536',
+  '--conflict-probe-timeout',
+  '300ms',
+  '--grace-period',
+  '300ms',
+];
 
 export interface Pair {
   serverId: string;

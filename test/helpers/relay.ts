@@ -82,11 +82,15 @@ export async function startRelay(overrides: Partial<RelayConfig> = {}, testDeps:
     deps.metrics ??= new RelayMetrics({ push: true });
     deps.push = makePush(logger, deps.metrics);
   }
-  const app = await startApp(config, { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' }, {
-    logger,
-    closeTimeoutMs: 1000,
-    ...deps,
-  });
+  const app = await startApp(
+    config,
+    { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' },
+    {
+      logger,
+      closeTimeoutMs: 1000,
+      ...deps,
+    },
+  );
   const port = app.address.port;
   return {
     app,

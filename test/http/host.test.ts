@@ -25,7 +25,7 @@ test('hostMatches is case-insensitive and rejects anything else', () => {
   }
 });
 
-test('certificateGate admits the certificate\'s DNS names (wildcards one label deep) and IP addresses, port stripped', async () => {
+test("certificateGate admits the certificate's DNS names (wildcards one label deep) and IP addresses, port stripped", async () => {
   const pki = await TestPki.create();
   try {
     const leaf = await pki.leaf({ dns: ['relay.pyry.test', '*.edge.pyry.test'], ips: ['127.0.0.1', '::1'] });
@@ -34,7 +34,17 @@ test('certificateGate admits the certificate\'s DNS names (wildcards one label d
     for (const h of ['relay.pyry.test', 'RELAY.pyry.test:8443', 'a.edge.pyry.test', '127.0.0.1:443', '[::1]:443', '[::1]']) {
       assert.equal(gate(h), true, h);
     }
-    for (const h of [undefined, '', 'pyry.test', 'edge.pyry.test', 'a.b.edge.pyry.test', 'relay.pyry.test.evil', '127.0.0.2', '[::2]:443', ':443']) {
+    for (const h of [
+      undefined,
+      '',
+      'pyry.test',
+      'edge.pyry.test',
+      'a.b.edge.pyry.test',
+      'relay.pyry.test.evil',
+      '127.0.0.2',
+      '[::2]:443',
+      ':443',
+    ]) {
       assert.equal(gate(h), false, String(h));
     }
   } finally {

@@ -122,9 +122,7 @@ describe('listeners and inspector', () => {
 
   test('inspector flags from execArgv and NODE_OPTIONS', () => {
     assert.deepEqual(inspectorFlags(['--inspect'], undefined), ['--inspect']);
-    assert.deepEqual(inspectorFlags(['--max-old-space-size=100'], ' --inspect-brk=0.0.0.0:9229  --trace-warnings'), [
-      '--inspect-brk',
-    ]);
+    assert.deepEqual(inspectorFlags(['--max-old-space-size=100'], ' --inspect-brk=0.0.0.0:9229  --trace-warnings'), ['--inspect-brk']);
     assert.deepEqual(inspectorFlags(['--inspect-port=1', '--inspect-wait'], '--debug-port=2'), [
       '--inspect-port',
       '--inspect-wait',
@@ -162,7 +160,10 @@ describe('runBootChecks order', () => {
   });
 
   test('environment, single instance, insecure listen, uid 0, capabilities, listeners, inspector', () => {
-    assert.equal(refusalOf(insecure, { ...everything, env: { ...everything.env, PYRYCODE_RELAY_FCM_URL: 'x' } }).env_var, 'PYRYCODE_RELAY_FCM_URL');
+    assert.equal(
+      refusalOf(insecure, { ...everything, env: { ...everything.env, PYRYCODE_RELAY_FCM_URL: 'x' } }).env_var,
+      'PYRYCODE_RELAY_FCM_URL',
+    );
     const single = refusalOf(insecure, everything);
     assert.equal(single.env_var, 'FLY_APP_NAME');
     assert.match(String(single.reason), /multi-instance deploy detected/);
@@ -181,7 +182,10 @@ describe('runBootChecks order', () => {
   });
 
   test('outside production: warnings only, and FLY_APP_NAME with the bypass passes', () => {
-    const v = runBootChecks(insecure, facts({ euid: 0, procSelfStatus: status('000001ffffffffff'), env: { FLY_APP_NAME: 'x', PYRYCODE_RELAY_SINGLE_INSTANCE: '1' } }));
+    const v = runBootChecks(
+      insecure,
+      facts({ euid: 0, procSelfStatus: status('000001ffffffffff'), env: { FLY_APP_NAME: 'x', PYRYCODE_RELAY_SINGLE_INSTANCE: '1' } }),
+    );
     assert.ok(v.ok);
     assert.deepEqual(
       v.warnings.map((w) => w.event),
@@ -194,7 +198,10 @@ describe('cluster mode (cluster.md §1)', () => {
   const REDIS_URL = 'redis://:pw@127.0.0.1:6390';
 
   test('with PYRYCODE_RELAY_REDIS_URL set the single-instance check passes on Fly, no bypass needed', () => {
-    const v = runBootChecks(insecure, facts({ env: { FLY_APP_NAME: 'relay', PYRYCODE_RELAY_REDIS_URL: REDIS_URL, FLY_MACHINE_ID: '3d8d9e3a12e389' } }));
+    const v = runBootChecks(
+      insecure,
+      facts({ env: { FLY_APP_NAME: 'relay', PYRYCODE_RELAY_REDIS_URL: REDIS_URL, FLY_MACHINE_ID: '3d8d9e3a12e389' } }),
+    );
     assert.ok(v.ok, JSON.stringify(v));
     assert.equal(v.cluster?.nodeId, '3d8d9e3a12e389');
     assert.equal(v.cluster?.prefix, 'pyrycode-relay');
@@ -222,7 +229,10 @@ describe('cluster mode (cluster.md §1)', () => {
       assert.equal(url.refusal.fields.env_var, 'PYRYCODE_RELAY_REDIS_URL');
       assert.ok(!JSON.stringify(url.refusal).includes('SECRET'));
     }
-    const machine = runBootChecks(insecure, facts({ env: { FLY_APP_NAME: 'relay', PYRYCODE_RELAY_REDIS_URL: REDIS_URL, FLY_MACHINE_ID: 'a b' } }));
+    const machine = runBootChecks(
+      insecure,
+      facts({ env: { FLY_APP_NAME: 'relay', PYRYCODE_RELAY_REDIS_URL: REDIS_URL, FLY_MACHINE_ID: 'a b' } }),
+    );
     assert.equal(machine.ok, false);
     if (!machine.ok) {
       assert.equal(machine.refusal.fields.env_var, 'FLY_MACHINE_ID');

@@ -24,7 +24,7 @@ function parse(argv: readonly string[], homedir = HOME): ParseOutcome {
 function run(argv: readonly string[], homedir = HOME): RelayConfig {
   const out = parse(argv, homedir);
   assert.equal(out.kind, 'run');
-  return (out).config;
+  return out.config;
 }
 
 function usageError(argv: readonly string[], flag: string | undefined, pattern?: RegExp, homedir = HOME): UsageError {
@@ -100,7 +100,12 @@ test('defaultConfig has every default from the spec table', () => {
 
 test('every table flag (but --version) fills a config field that has a default here', () => {
   const keys = FLAGS.map((f) => f.key).filter((k) => k !== undefined);
-  assert.deepEqual([...keys].sort(), Object.keys(DEFAULTS).filter((k) => k !== 'cluster').sort());
+  assert.deepEqual(
+    [...keys].sort(),
+    Object.keys(DEFAULTS)
+      .filter((k) => k !== 'cluster')
+      .sort(),
+  );
   assert.equal(new Set(FLAGS.map((f) => f.name)).size, FLAGS.length, 'flag names are unique');
 });
 
@@ -143,12 +148,7 @@ test('--name value, --name=value, -name value and -name=value are equivalent', a
     ['https-listen', ':8443', 'httpsListen', { host: undefined, port: 8443, text: ':8443' }],
   ];
   for (const [name, value, key, expected] of samples) {
-    for (const form of [
-      [`--${name}`, value],
-      [`--${name}=${value}`],
-      [`-${name}`, value],
-      [`-${name}=${value}`],
-    ]) {
+    for (const form of [[`--${name}`, value], [`--${name}=${value}`], [`-${name}`, value], [`-${name}=${value}`]]) {
       await t.test(form.join(' '), () => {
         const cfg = run([...(ACME_ONLY.has(name) ? ACME : INSECURE), ...form]);
         assert.deepEqual(cfg[key], expected);
@@ -223,7 +223,9 @@ test('a flag given twice: the last one wins', () => {
 
 test('"--" ends the flags', async (t) => {
   await t.test('trailing -- is fine', () => assert.equal(run([...INSECURE, '--']).insecureListen?.port, 8080));
-  await t.test('an argument after -- is a positional argument', () => usage([...INSECURE, '--', 'foo'], undefined, /unexpected argument "foo"/));
+  await t.test('an argument after -- is a positional argument', () =>
+    usage([...INSECURE, '--', 'foo'], undefined, /unexpected argument "foo"/),
+  );
   await t.test('flags after -- are not flags', () => usage(['--', ...INSECURE], undefined, /unexpected argument "--insecure-listen"/));
   await t.test('-h after -- is not help', () => usage([...INSECURE, '--', '-h'], undefined, /unexpected argument "-h"/));
   await t.test('-- alone still needs a mode', () => usage(['--'], 'domain', /exactly one/));
@@ -275,7 +277,17 @@ test('a value-taking flag at the end is missing its value', async (t) => {
 // Outcomes: help, version, probe
 
 test('help', async (t) => {
-  for (const argv of [['-h'], ['--help'], ['-help'], ['--h'], ['--help=false'], [...INSECURE, '-h'], ['-h', '--bogus'], ['--max-connections=0', '-h'], ['-h', '--version']]) {
+  for (const argv of [
+    ['-h'],
+    ['--help'],
+    ['-help'],
+    ['--h'],
+    ['--help=false'],
+    [...INSECURE, '-h'],
+    ['-h', '--bogus'],
+    ['--max-connections=0', '-h'],
+    ['-h', '--version'],
+  ]) {
     await t.test(JSON.stringify(argv), () => assert.deepEqual(parse(argv), { kind: 'help' }));
   }
   await t.test('errors before -h still win (Go parses left to right)', () => usage(['--bogus', '-h'], 'bogus'));
@@ -312,8 +324,14 @@ test('version', async (t) => {
 test('probe routes the rest of the arguments', async (t) => {
   const cases: [string[], string[]][] = [
     [['probe'], []],
-    [['probe', '--url', 'http://127.0.0.1:8080/healthz'], ['--url', 'http://127.0.0.1:8080/healthz']],
-    [['probe', '--bogus', '-h', 'x'], ['--bogus', '-h', 'x']],
+    [
+      ['probe', '--url', 'http://127.0.0.1:8080/healthz'],
+      ['--url', 'http://127.0.0.1:8080/healthz'],
+    ],
+    [
+      ['probe', '--bogus', '-h', 'x'],
+      ['--bogus', '-h', 'x'],
+    ],
     [['probe', '--'], ['--']],
   ];
   for (const [argv, args] of cases) {
@@ -365,7 +383,10 @@ test('certificate-file mode: --tls-cert and --tls-key', async (t) => {
   const FILES = ['--tls-cert', '/etc/relay/chain.pem', '--tls-key', '/etc/relay/key.pem'];
   await t.test('both give the mode, on --https-listen', () => {
     const cfg = run([...FILES, '--https-listen=:8443', '--https-proxy-protocol']);
-    assert.deepEqual([cfg.tlsCert, cfg.tlsKey, cfg.domain, cfg.insecureListen], ['/etc/relay/chain.pem', '/etc/relay/key.pem', undefined, undefined]);
+    assert.deepEqual(
+      [cfg.tlsCert, cfg.tlsKey, cfg.domain, cfg.insecureListen],
+      ['/etc/relay/chain.pem', '/etc/relay/key.pem', undefined, undefined],
+    );
     assert.equal(cfg.httpsListen.port, 8443);
     assert.equal(cfg.httpsProxyProtocol, true);
   });
@@ -381,7 +402,9 @@ test('certificate-file mode: --tls-cert and --tls-key', async (t) => {
   await t.test('empty paths', () => usage(['--tls-cert=', '--tls-key=/k.pem'], 'tls-cert', /must not be empty/));
   await t.test('with --domain', () => usage([...FILES, ...ACME], 'domain', /mutually exclusive/));
   await t.test('with --insecure-listen', () => usage([...INSECURE, ...FILES], 'insecure-listen', /mutually exclusive/));
-  await t.test('with --http-listen (no ACME challenges to answer)', () => usage([...FILES, '--http-listen=:80'], 'http-listen', /only applies with --domain/));
+  await t.test('with --http-listen (no ACME challenges to answer)', () =>
+    usage([...FILES, '--http-listen=:80'], 'http-listen', /only applies with --domain/),
+  );
 });
 
 // ---------------------------------------------------------------------------------------
@@ -489,7 +512,9 @@ test('--metrics-listen must be a loopback IP literal with a port', async (t) => 
     '9090',
   ];
   for (const text of bad) {
-    await t.test(`${JSON.stringify(text)} is rejected`, () => usage([...INSECURE, `--metrics-listen=${text}`], 'metrics-listen', /loopback/));
+    await t.test(`${JSON.stringify(text)} is rejected`, () =>
+      usage([...INSECURE, `--metrics-listen=${text}`], 'metrics-listen', /loopback/),
+    );
   }
 });
 
@@ -515,7 +540,28 @@ test('parseGoInt follows strconv.ParseInt(s, 0, 64)', async (t) => {
     ['-9223372036854775808', -9223372036854775808n],
   ];
   for (const [s, n] of good) await t.test(s, () => assert.equal(parseGoInt(s), n));
-  const bad = ['', '+', '-', ' 1', '1 ', '1.0', '1e3', 'abc', '08', '0x', '0b', '0b2', '0xg', '1__0', '_1', '1_', '0x_', '--1', '9223372036854775808', '١٢'];
+  const bad = [
+    '',
+    '+',
+    '-',
+    ' 1',
+    '1 ',
+    '1.0',
+    '1e3',
+    'abc',
+    '08',
+    '0x',
+    '0b',
+    '0b2',
+    '0xg',
+    '1__0',
+    '_1',
+    '1_',
+    '0x_',
+    '--1',
+    '9223372036854775808',
+    '١٢',
+  ];
   for (const s of bad) await t.test(`${JSON.stringify(s)} is rejected`, () => assert.equal(parseGoInt(s), undefined));
 });
 
@@ -532,12 +578,19 @@ const INT_RANGES: [string, keyof RelayConfig, number, number][] = [
 test('integer flags: ranges and syntax', async (t) => {
   assert.deepEqual(
     INT_RANGES.map((r) => r[0]).sort(),
-    FLAGS.filter((f) => f.type === 'int').map((f) => f.name).sort(),
+    FLAGS.filter((f) => f.type === 'int')
+      .map((f) => f.name)
+      .sort(),
     'every int flag is covered',
   );
   for (const [name, key, min, max] of INT_RANGES) {
     // Keep the outbox/buffered cross-check out of the way of single-flag bounds.
-    const pad = name === 'phone-outbox-bytes' ? ['--max-buffered-bytes', String(64 * 1024 ** 3)] : name === 'max-buffered-bytes' ? ['--phone-outbox-bytes=1'] : [];
+    const pad =
+      name === 'phone-outbox-bytes'
+        ? ['--max-buffered-bytes', String(64 * 1024 ** 3)]
+        : name === 'max-buffered-bytes'
+          ? ['--phone-outbox-bytes=1']
+          : [];
     const go = (v: string) => run([...INSECURE, ...pad, `--${name}=${v}`])[key];
     await t.test(`${name} min ${min}`, () => assert.equal(go(String(min)), min));
     await t.test(`${name} max ${max}`, () => assert.equal(go(String(max)), max));
@@ -548,7 +601,9 @@ test('integer flags: ranges and syntax', async (t) => {
       assert.equal(go('017'), 15);
     });
     for (const v of [String(min - 1), String(max + 1), '-1', '9223372036854775807', '-9223372036854775808']) {
-      await t.test(`${name}=${v} out of range`, () => usage([...INSECURE, ...pad, `--${name}=${v}`], name, new RegExp(`from ${min} to ${max}`)));
+      await t.test(`${name}=${v} out of range`, () =>
+        usage([...INSECURE, ...pad, `--${name}=${v}`], name, new RegExp(`from ${min} to ${max}`)),
+      );
     }
     for (const v of ['', 'abc', '1.5', '1e3', '10k', ' 1', '1 ', '08', '0x', '1__0', '9223372036854775808', '10s']) {
       await t.test(`${name}=${JSON.stringify(v)} malformed`, () => usage([...INSECURE, `--${name}=${v}`], name, /must be an integer/));
@@ -558,7 +613,9 @@ test('integer flags: ranges and syntax', async (t) => {
     usage([...INSECURE, '--max-connections=0'], 'max-connections');
     usage([...INSECURE, '--max-connections', '-5'], 'max-connections');
   });
-  await t.test('--max-connections-per-ip=0 turns the cap off', () => assert.equal(run([...INSECURE, '--max-connections-per-ip=0']).maxConnectionsPerIp, 0));
+  await t.test('--max-connections-per-ip=0 turns the cap off', () =>
+    assert.equal(run([...INSECURE, '--max-connections-per-ip=0']).maxConnectionsPerIp, 0),
+  );
 });
 
 test('--max-buffered-bytes must be >= --phone-outbox-bytes', async (t) => {
@@ -566,9 +623,15 @@ test('--max-buffered-bytes must be >= --phone-outbox-bytes', async (t) => {
     const cfg = run([...INSECURE, '--phone-outbox-bytes=1024', '--max-buffered-bytes=1024']);
     assert.equal(cfg.maxBufferedBytes, 1024);
   });
-  await t.test('smaller buffered budget', () => usage([...INSECURE, '--phone-outbox-bytes=1025', '--max-buffered-bytes=1024'], 'max-buffered-bytes', /at least --phone-outbox-bytes/));
-  await t.test('outbox raised above the default budget', () => usage([...INSECURE, '--phone-outbox-bytes=268435457'], 'phone-outbox-bytes', /at least/));
-  await t.test('budget lowered below the default outbox', () => usage([...INSECURE, '--max-buffered-bytes=4194303'], 'max-buffered-bytes', /at least/));
+  await t.test('smaller buffered budget', () =>
+    usage([...INSECURE, '--phone-outbox-bytes=1025', '--max-buffered-bytes=1024'], 'max-buffered-bytes', /at least --phone-outbox-bytes/),
+  );
+  await t.test('outbox raised above the default budget', () =>
+    usage([...INSECURE, '--phone-outbox-bytes=268435457'], 'phone-outbox-bytes', /at least/),
+  );
+  await t.test('budget lowered below the default outbox', () =>
+    usage([...INSECURE, '--max-buffered-bytes=4194303'], 'max-buffered-bytes', /at least/),
+  );
 });
 
 // ---------------------------------------------------------------------------------------
@@ -591,7 +654,9 @@ test('duration flags', async (t) => {
   assert.deepEqual(
     DURATIONS.map((d) => d[0]).sort(),
     // --cluster-node-ttl has its own bounds, tested in test/ops/config/cluster.test.ts.
-    FLAGS.filter((f) => f.type === 'duration' && f.name !== 'cluster-node-ttl').map((f) => f.name).sort(),
+    FLAGS.filter((f) => f.type === 'duration' && f.name !== 'cluster-node-ttl')
+      .map((f) => f.name)
+      .sort(),
     'every duration flag is covered',
   );
   for (const [name, key] of DURATIONS) {
@@ -668,7 +733,9 @@ test('--log-level', async (t) => {
     assert.equal(run([...INSECURE, '--log-level=Debug']).logLevel, 'debug');
   });
   for (const v of ['', 'warning', 'trace', 'fatal', 'INFO+2', ' info', 'info ', '0']) {
-    await t.test(`${JSON.stringify(v)} is rejected`, () => usage([...INSECURE, `--log-level=${v}`], 'log-level', /debug, info, warn, error/));
+    await t.test(`${JSON.stringify(v)} is rejected`, () =>
+      usage([...INSECURE, `--log-level=${v}`], 'log-level', /debug, info, warn, error/),
+    );
   }
   await t.test('enum values are listed in the table', () => assert.deepEqual(def('log-level').values, ['debug', 'info', 'warn', 'error']));
 });
@@ -682,7 +749,22 @@ test('--domain', async (t) => {
     ['xn--bcher-kva.example', 'xn--bcher-kva.example'],
   ];
   for (const [v, expected] of good) await t.test(v, () => assert.equal(run([`--domain=${v}`]).domain, expected));
-  const bad = ['', ' ', '-relay.example.com', 'relay-.example.com', 'a..b', '.example.com', 'example.com.', 'exa mple.com', 'https://relay.example.com', 'relay.example.com:443', '*.example.com', 'relay_1.example.com', 'a'.repeat(64) + '.com', '1.2.3.999'];
+  const bad = [
+    '',
+    ' ',
+    '-relay.example.com',
+    'relay-.example.com',
+    'a..b',
+    '.example.com',
+    'example.com.',
+    'exa mple.com',
+    'https://relay.example.com',
+    'relay.example.com:443',
+    '*.example.com',
+    'relay_1.example.com',
+    'a'.repeat(64) + '.com',
+    '1.2.3.999',
+  ];
   for (const v of bad) await t.test(`${JSON.stringify(v)} is rejected`, () => usage([`--domain=${v}`], 'domain', /domain name/));
 });
 
@@ -722,7 +804,15 @@ test('--acme-directory', async (t) => {
     'http://[::1]:4001/directory',
   ];
   for (const v of good) await t.test(v, () => assert.equal(run([...ACME, `--acme-directory=${v}`]).acmeDirectory, v));
-  const bad = ['', 'not a url', 'acme-v02.api.letsencrypt.org/directory', 'http://acme.example.com/directory', 'http://10.0.0.1/dir', 'ftp://acme.example.com/', 'https://user:pass@acme.example.com/dir'];
+  const bad = [
+    '',
+    'not a url',
+    'acme-v02.api.letsencrypt.org/directory',
+    'http://acme.example.com/directory',
+    'http://10.0.0.1/dir',
+    'ftp://acme.example.com/',
+    'https://user:pass@acme.example.com/dir',
+  ];
   for (const v of bad) await t.test(`${JSON.stringify(v)} is rejected`, () => usage([...ACME, `--acme-directory=${v}`], 'acme-directory'));
 });
 
@@ -739,7 +829,14 @@ test('--fcm-project', async (t) => {
 // given, error shape
 
 test('given holds exactly the flags that appeared', () => {
-  const cfg = run(['-insecure-listen=:8080', '--max-connections', '10000', '--trust-x-forwarded-for=false', '--grace-period=30s', '--max-connections=10000']);
+  const cfg = run([
+    '-insecure-listen=:8080',
+    '--max-connections',
+    '10000',
+    '--trust-x-forwarded-for=false',
+    '--grace-period=30s',
+    '--max-connections=10000',
+  ]);
   assert.deepEqual([...cfg.given].sort(), ['grace-period', 'insecure-listen', 'max-connections', 'trust-x-forwarded-for']);
   assert.equal(cfg.given.has('https-listen'), false);
   // Default-valued and explicitly given configs differ only in `given`.
@@ -750,7 +847,11 @@ test('given holds exactly the flags that appeared', () => {
 
 test('errors are UsageErrors that name the flag and never echo long values', async (t) => {
   await t.test('shape', () => {
-    const e = usageError([...INSECURE, '--max-connections=abc'], 'max-connections', /invalid value "abc" for flag --max-connections: must be an integer/);
+    const e = usageError(
+      [...INSECURE, '--max-connections=abc'],
+      'max-connections',
+      /invalid value "abc" for flag --max-connections: must be an integer/,
+    );
     assert.ok(e instanceof Error);
     assert.equal(e.name, 'UsageError');
   });

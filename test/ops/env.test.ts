@@ -16,7 +16,7 @@ const key = (over: Record<string, unknown> = {}): string =>
 function refusal(env: Record<string, string>): { envVar: string; reason: string } {
   const r = readEnvironment(env);
   assert.equal(r.ok, false);
-  return (r).refusal;
+  return r.refusal;
 }
 
 describe('readEnvironment', () => {
@@ -111,7 +111,13 @@ describe('readEnvironment', () => {
   });
 
   test('PYRYCODE_RELAY_REDIS_URL: empty or malformed is refused naming the rule, not the value', () => {
-    for (const bad of ['', 'redis://:SECRET-MARKER@', 'http://user:SECRET-MARKER@h', 'redis://:SECRET-MARKER@h:99999', 'redis://u:SECRET-MARKER@h/db']) {
+    for (const bad of [
+      '',
+      'redis://:SECRET-MARKER@',
+      'http://user:SECRET-MARKER@h',
+      'redis://:SECRET-MARKER@h:99999',
+      'redis://u:SECRET-MARKER@h/db',
+    ]) {
       const r = refusal({ PYRYCODE_RELAY_REDIS_URL: bad });
       assert.equal(r.envVar, 'PYRYCODE_RELAY_REDIS_URL');
       assert.match(r.reason, /^must be redis:\/\/\[\[user\]:password@\]host\[:port\]\[\/db\] or rediss:\/\/…: /);

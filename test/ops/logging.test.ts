@@ -24,7 +24,7 @@ test('the logger drops keys outside the allowlist and bounds long values', () =>
   assert.deepEqual(Object.keys(parsed).sort(), ['device_name', 'event', 'level', 'server_id', 'time']);
 });
 
-test('an undeclared event, or a reason outside an event\'s closed set, is a compile error', () => {
+test("an undeclared event, or a reason outside an event's closed set, is a compile error", () => {
   // Each line below must fail to type-check (tsc fails on an unused @ts-expect-error).
   // @ts-expect-error: not a LogEvent
   silentLogger.info('made_up_event');
@@ -58,7 +58,8 @@ test('every key a running relay logs is in the allowlist; tokens and frames neve
     for (const key of Object.keys(obj)) assert.ok(isAllowedLogKey(key), `unlisted log key ${key} in ${line}`);
     assert.ok((LOG_EVENTS as readonly unknown[]).includes(obj.event), `undeclared event in ${line}`);
     const reasons = (EVENT_REASONS as Record<string, readonly string[] | undefined>)[obj.event as string];
-    if (reasons !== undefined && obj.reason !== undefined) assert.ok(reasons.includes(obj.reason as string), `undeclared reason in ${line}`);
+    if (reasons !== undefined && obj.reason !== undefined)
+      assert.ok(reasons.includes(obj.reason as string), `undeclared reason in ${line}`);
     assert.ok(!line.includes(token) && !line.includes('secret_frame_marker') && !line.includes('secret-fcm-token'), line);
     if (typeof obj.device_name === 'string') assert.ok(obj.device_name.length <= 64);
   }

@@ -23,7 +23,10 @@ describe('accepted shapes', () => {
     ['redis://redis.internal:6379/3', { host: 'redis.internal', port: 6379, username: undefined, password: undefined, db: 3, tls: false }],
     ['redis://:pw@host', { host: 'host', port: 6379, username: undefined, password: 'pw', db: 0, tls: false }],
     ['redis://relay:pw@host:1/15', { host: 'host', port: 1, username: 'relay', password: 'pw', db: 15, tls: false }],
-    ['rediss://default:pw@cache.example.com:6380/0', { host: 'cache.example.com', port: 6380, username: 'default', password: 'pw', db: 0, tls: true }],
+    [
+      'rediss://default:pw@cache.example.com:6380/0',
+      { host: 'cache.example.com', port: 6380, username: 'default', password: 'pw', db: 0, tls: true },
+    ],
     ['redis://[::1]:7000/2', { host: '::1', port: 7000, username: undefined, password: undefined, db: 2, tls: false }],
     ['redis://[fd00::5]', { host: 'fd00::5', port: 6379, username: undefined, password: undefined, db: 0, tls: false }],
     ['redis://redis_1', { host: 'redis_1', port: 6379, username: undefined, password: undefined, db: 0, tls: false }],

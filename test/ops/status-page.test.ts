@@ -23,7 +23,8 @@ async function figure(page: Page, id: string): Promise<number> {
   return n;
 }
 
-const up = (endpoint: string, outcome: string): string => `pyrycode_relay_ws_upgrade_attempts_total{endpoint="${endpoint}",outcome="${outcome}"}`;
+const up = (endpoint: string, outcome: string): string =>
+  `pyrycode_relay_ws_upgrade_attempts_total{endpoint="${endpoint}",outcome="${outcome}"}`;
 
 /** The page figures that are straight copies of a /metrics cell. */
 const MIRRORED: Array<[string, string]> = [

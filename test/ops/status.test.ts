@@ -52,7 +52,10 @@ describe('StatusTracker', () => {
       await sleep(450);
       const quiet = await tracker.snapshot();
       assert.equal(quiet.frames.phone_to_binary.per_second, 0, 'no frames since the last samples');
-      assert.ok(quiet.history.frames_per_second.phone_to_binary.some((v) => v > 0), 'the burst is in the sparkline');
+      assert.ok(
+        quiet.history.frames_per_second.phone_to_binary.some((v) => v > 0),
+        'the burst is in the sparkline',
+      );
     } finally {
       tracker.stop();
     }

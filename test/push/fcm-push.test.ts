@@ -194,7 +194,8 @@ describe('push wake (FCM)', () => {
     // A 401 from FCM means the cached token is bad even before its expiry.
     const q = await startPushRelay();
     const b2 = await connectBinary(q.relay.url, newServerId());
-    q.fake.sendHandler = (_req, res) => json(res, 401, { error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } });
+    q.fake.sendHandler = (_req, res) =>
+      json(res, 401, { error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } });
     wake(b2, deviceToken());
     assert.deepEqual(await settled(q, 1), expect({ send_failed: 1 }));
     assert.equal(events(q, 'push_wake_send_failed')[0]?.err, 'http 401 UNAUTHENTICATED');
@@ -251,7 +252,8 @@ describe('push wake (FCM)', () => {
     await p.stop();
 
     const q = await startPushRelay();
-    q.fake.tokenHandler = (_req, res) => json(res, 401, { error: 'invalid_client', error_description: `The OAuth client was not found. ${freeText}` });
+    q.fake.tokenHandler = (_req, res) =>
+      json(res, 401, { error: 'invalid_client', error_description: `The OAuth client was not found. ${freeText}` });
     const b2 = await connectBinary(q.relay.url, newServerId());
     wake(b2, deviceToken());
     wake(b2, deviceToken());

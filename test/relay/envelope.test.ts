@@ -169,8 +169,7 @@ test('decoded frame is a view into the input, not a copy', () => {
 });
 
 test('isSendableCloseCode matches the ws library rule', () => {
-  const ok = (c: number): boolean =>
-    (c >= 1000 && c <= 1014 && c !== 1004 && c !== 1005 && c !== 1006) || (c >= 3000 && c <= 4999);
+  const ok = (c: number): boolean => (c >= 1000 && c <= 1014 && c !== 1004 && c !== 1005 && c !== 1006) || (c >= 3000 && c <= 4999);
   for (let c = 0; c <= 6000; c++) assert.equal(isSendableCloseCode(c), ok(c), String(c));
 });
 
@@ -316,7 +315,14 @@ test('property: decode agrees with a JSON.parse reference model on routing class
 });
 
 test('property: decode never throws on arbitrary strings or bytes', () => {
-  const alphabet = fc.constantFrom(...'{}[]:,"\\ 0123456789-.enulltrue'.split(''), '"conn_id"', '"frame"', '"close_code"', '"push_wake"', '4401');
+  const alphabet = fc.constantFrom(
+    ...'{}[]:,"\\ 0123456789-.enulltrue'.split(''),
+    '"conn_id"',
+    '"frame"',
+    '"close_code"',
+    '"push_wake"',
+    '4401',
+  );
   fc.assert(
     fc.property(
       fc.oneof(

@@ -9,9 +9,11 @@ export const arbWs = fc.string({ unit: fc.constantFrom(...JSON_WS), maxLength: 4
 function prng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s;
   };
 }
@@ -84,8 +86,10 @@ export const arbMutatedJson: fc.Arbitrary<Buffer> = fc
       const p = b.length === 0 ? 0 : at % (b.length + 1);
       if (kind === 'insert') b = Buffer.concat([b.subarray(0, p), Buffer.from([byte]), b.subarray(p)]);
       else if (kind === 'delete') b = Buffer.concat([b.subarray(0, p), b.subarray(p + 1)]);
-      else if (kind === 'replace' && p < b.length) { b = Buffer.from(b); b[p] = byte; }
-      else if (kind === 'truncate') b = b.subarray(0, p);
+      else if (kind === 'replace' && p < b.length) {
+        b = Buffer.from(b);
+        b[p] = byte;
+      } else if (kind === 'truncate') b = b.subarray(0, p);
       else if (kind === 'cut_front') b = b.subarray(p);
     }
     return b;

@@ -63,9 +63,24 @@ async function socketPair(): Promise<{ client: Socket; server: Socket; writes: n
   const s = client as unknown as { _writev(c: unknown[], cb: () => void): void; _write(c: unknown, e: string, cb: () => void): void };
   const writev = s._writev.bind(client);
   const write = s._write.bind(client);
-  s._writev = (chunks, cb) => { writes.push(chunks.length); writev(chunks, cb); };
-  s._write = (chunk, enc, cb) => { writes.push(1); write(chunk, enc, cb); };
-  return { client, server, writes, close: () => { client.destroy(); server.destroy(); srv.close(); } };
+  s._writev = (chunks, cb) => {
+    writes.push(chunks.length);
+    writev(chunks, cb);
+  };
+  s._write = (chunk, enc, cb) => {
+    writes.push(1);
+    write(chunk, enc, cb);
+  };
+  return {
+    client,
+    server,
+    writes,
+    close: () => {
+      client.destroy();
+      server.destroy();
+      srv.close();
+    },
+  };
 }
 
 test('coalesce: frames written in one callback leave in one writev, no later than the end of the loop turn', async () => {

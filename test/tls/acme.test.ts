@@ -20,7 +20,15 @@ import { freePort, spawnCli, waitExit, waitForStderr } from '../helpers/process.
 /** Offers only TLS 1.0/1.1 (which this client could speak); returns the error code. */
 function tls11Refusal(port: number, rootPem: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, servername: DOMAIN, ca: rootPem, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+    const s = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      servername: DOMAIN,
+      ca: rootPem,
+      minVersion: 'TLSv1',
+      maxVersion: 'TLSv1.1',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+    });
     s.on('secureConnect', () => {
       s.destroy();
       reject(new Error(`handshake succeeded with ${s.getProtocol()}`));
@@ -132,7 +140,9 @@ describe('TLS with ACME (pebble)', () => {
   test('a restart reuses the cached certificate while the ACME server is down', async () => {
     await env.pebble.stop();
     const metricsPort = await freePort();
-    const child = spawnCli(env.args(['--header-timeout', '1s', '--metrics-listen', `127.0.0.1:${metricsPort}`]), { NODE_EXTRA_CA_CERTS: PEBBLE_LISTENER_CA });
+    const child = spawnCli(env.args(['--header-timeout', '1s', '--metrics-listen', `127.0.0.1:${metricsPort}`]), {
+      NODE_EXTRA_CA_CERTS: PEBBLE_LISTENER_CA,
+    });
     try {
       await waitForStderr(child, /cert_loaded/);
       const cert = await peerCertificate(env.httpsPort, firstRoot);

@@ -57,7 +57,12 @@ describe('PROXY v2 in front of TLS', () => {
       const root = env.pebble.rootPem;
       const id = newServerId();
       const binary = await connectBinary(env.base, id, {}, { createConnection: () => viaProxy(env.httpsPort, root, [203, 0, 113, 7]) });
-      const phone = await connectPhone(env.base, id, {}, { createConnection: () => viaProxy(env.httpsPort, root, [198, 51, 100, 9], true) });
+      const phone = await connectPhone(
+        env.base,
+        id,
+        {},
+        { createConnection: () => viaProxy(env.httpsPort, root, [198, 51, 100, 9], true) },
+      );
       phone.send('{"v":2,"type":"noise_init","data":"AAAA"}');
       assert.match(await binary.next(), /"frame":\{"v":2,"type":"noise_init","data":"AAAA"\}/);
       await waitForStderr(child, /"phone_registered"/);

@@ -9,10 +9,7 @@ import { tokenize } from './go-flag-parser.js';
 import type { FlagValues, RelayConfig } from './relay-config.js';
 
 export type ParseOutcome =
-  | { kind: 'run'; config: RelayConfig }
-  | { kind: 'version' }
-  | { kind: 'help' }
-  | { kind: 'probe'; args: string[] };
+  { kind: 'run'; config: RelayConfig } | { kind: 'version' } | { kind: 'help' } | { kind: 'probe'; args: string[] };
 
 const BY_NAME: ReadonlyMap<string, FlagDef> = new Map(FLAGS.map((d) => [d.name, d]));
 

@@ -28,7 +28,10 @@ export function checkCrossFlagRules(config: RelayConfig, homedir: string): void 
   if (config.insecureListen !== undefined) {
     for (const tlsOnly of TLS_ONLY) {
       if (given.has(tlsOnly)) {
-        throw new UsageError(`--${tlsOnly} cannot be combined with --insecure-listen (it only applies with --domain or --tls-cert)`, tlsOnly);
+        throw new UsageError(
+          `--${tlsOnly} cannot be combined with --insecure-listen (it only applies with --domain or --tls-cert)`,
+          tlsOnly,
+        );
       }
     }
   }
@@ -40,7 +43,10 @@ export function checkCrossFlagRules(config: RelayConfig, homedir: string): void 
     throw new UsageError('--cert-cache: cannot expand ~ without a home directory; give an absolute path', 'cert-cache');
   }
   if (config.drainSpreadMs >= config.drainTimeoutMs) {
-    throw new UsageError('--drain-spread must be shorter than --drain-timeout', given.has('drain-spread') ? 'drain-spread' : 'drain-timeout');
+    throw new UsageError(
+      '--drain-spread must be shorter than --drain-timeout',
+      given.has('drain-spread') ? 'drain-spread' : 'drain-timeout',
+    );
   }
   if (config.maxBufferedBytes < config.phoneOutboxBytes) {
     throw new UsageError(

@@ -10,16 +10,7 @@ import { parseGoBool, parseGoInt } from './go-numbers.js';
 import { IPV4, isHostname, isLoopbackLiteral, parseListenAddress, type ListenAddress } from './listen-address.js';
 import type { FlagKey, FlagValues, LogLevel } from './relay-config.js';
 
-export type Topic =
-  | 'General'
-  | 'Listeners'
-  | 'TLS/ACME'
-  | 'Admission'
-  | 'Timing'
-  | 'Limits'
-  | 'Logging & metrics'
-  | 'Push'
-  | 'Cluster';
+export type Topic = 'General' | 'Listeners' | 'TLS/ACME' | 'Admission' | 'Timing' | 'Limits' | 'Logging & metrics' | 'Push' | 'Cluster';
 
 export const TOPICS: readonly Topic[] = [
   'General',

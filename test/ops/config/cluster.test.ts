@@ -64,10 +64,16 @@ describe('cluster flags', () => {
   });
 
   test('--cluster-node-ttl: a Go duration from 3s to 10m', () => {
-    for (const [v, ms] of [['3s', 3000], ['10m', 600_000], ['2m', 120_000], ['3000ms', 3000]] as const) {
+    for (const [v, ms] of [
+      ['3s', 3000],
+      ['10m', 600_000],
+      ['2m', 120_000],
+      ['3000ms', 3000],
+    ] as const) {
       assert.equal(run(...INSECURE, `--cluster-node-ttl=${v}`).clusterNodeTtlMs, ms);
     }
-    for (const bad of ['2.999s', '0s', '-30s', '10m0.001s', '1h']) usage([...INSECURE, `--cluster-node-ttl=${bad}`], 'cluster-node-ttl', /from 3s to 10m/);
+    for (const bad of ['2.999s', '0s', '-30s', '10m0.001s', '1h'])
+      usage([...INSECURE, `--cluster-node-ttl=${bad}`], 'cluster-node-ttl', /from 3s to 10m/);
     for (const bad of ['30', 'soon', '']) usage([...INSECURE, `--cluster-node-ttl=${bad}`], 'cluster-node-ttl', /must be a duration/);
   });
 });
