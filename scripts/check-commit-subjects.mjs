@@ -3,7 +3,7 @@
 // are longer) and are left as history. Skips quietly outside a git checkout.
 import { spawnSync } from 'node:child_process';
 
-const BASE = '81960e2';
+const BASE = '91ebfff';
 const MAX = 72;
 
 const log = spawnSync('git', ['log', '--format=%h %s', `${BASE}..HEAD`], { encoding: 'utf8' });
