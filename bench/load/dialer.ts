@@ -26,7 +26,8 @@ export interface DialSpec {
   serverIds: string[];
   /** Source addresses to spread connections over (fresh per run: no TIME_WAIT collisions). */
   localAddresses: string[];
-  pids: Record<string, number>;
+  /** CPU is read per label, summed over the label's processes. */
+  pids: Record<string, number[]>;
   resume?: boolean;
   concurrency?: number;
   warmupMs?: number;
@@ -58,9 +59,9 @@ const FRAME = makeFrame(256);
 const tls = clientTls();
 const errors: DialErrors = { refused: 0, failed: 0, corrupt: 0 };
 
-function sampleCpu(pids: Record<string, number>): Record<string, number> {
+function sampleCpu(pids: Record<string, number[]>): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [label, pid] of Object.entries(pids)) out[label] = cpuMs(pid);
+  for (const [label, list] of Object.entries(pids)) out[label] = list.reduce((sum, pid) => sum + cpuMs(pid), 0);
   const self = process.cpuUsage();
   out.generator = (self.user + self.system) / 1000;
   return out;

@@ -10,7 +10,7 @@
 // which the "above empty" figure spreads over the phones.
 // Secure (viii): the same over TLS 1.3 (secure.ts), against the relay terminating
 // TLS itself or nginx terminating it in front of the echo server; for nginx the
-// RSS is its worker's (which holds the TLS and upstream sockets), per connection.
+// RSS is its workers' (which hold the TLS and upstream sockets), per connection.
 import { fileURLToPath } from 'node:url';
 import { ECHO, relayArgs, relayEnv } from './run.js';
 import { startNginx, type Nginx } from './nginx.js';
@@ -36,6 +36,7 @@ export interface IdleResult {
   connectSeconds: number;
 }
 
+const rssKiB = (pids: number[]): number => pids.reduce((sum, pid) => sum + statusKiB(pid, 'VmRSS'), 0);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** `run` picks fresh 127.0.0.x source addresses so a previous run's TIME_WAIT sockets never collide. */
@@ -56,7 +57,7 @@ export async function runIdle(
     const port = await freePort();
     const hb = `${heartbeatMs}ms`;
     let url: string;
-    let measured: number;
+    let measured: number[];
     if (target === 'relay') {
       const args = relayArgs(port, ['--heartbeat-interval', hb, '--heartbeat-timeout', hb, '--header-timeout', '60s'], tls);
       const relay = spawnPinned(TARGET_CORE, process.execPath, args, relayEnv());
@@ -66,18 +67,18 @@ export async function runIdle(
       const echo = spawnPinned(GENERATOR_CORE, process.execPath, [ECHO, 'binaries', url, 'bench-idle'], env);
       children.push(echo);
       await waitStdout(echo, 'ready');
-      measured = relay.pid;
+      measured = [relay.pid];
     } else {
       const echoPort = await freePort();
       const echo = spawnPinned(GENERATOR_CORE, process.execPath, [ECHO, 'server', String(echoPort)]);
       children.push(echo);
       await waitStdout(echo, 'ready');
-      nginx = await startNginx(TARGET_CORE, port, echoPort, 2 * phones + 1000, tls);
+      nginx = await startNginx(TARGET_CORE, port, echoPort, phones + 10, tls);
       url = `${tls === undefined ? 'ws' : 'wss'}://127.0.0.1:${port}`;
-      measured = nginx.workerPid;
+      measured = nginx.workerPids;
     }
     await sleep(1000);
-    const emptyRssKiB = statusKiB(measured, 'VmRSS');
+    const emptyRssKiB = rssKiB(measured);
 
     const hold = Math.max(holdMs, 2 * heartbeatMs + 1000);
     const gens: Child[] = [];
@@ -102,10 +103,10 @@ export async function runIdle(
       return counts.slice(from, to).reduce((a, b) => a + b, 0);
     };
     await openProcs(0, half);
-    const halfRssKiB = statusKiB(measured, 'VmRSS');
+    const halfRssKiB = rssKiB(measured);
     const secondHalf = await openProcs(half, procs);
-    const loadedRssKiB = statusKiB(measured, 'VmRSS');
-    const peakRssKiB = statusKiB(measured, 'VmHWM');
+    const loadedRssKiB = rssKiB(measured);
+    const peakRssKiB = measured.reduce((sum, pid) => sum + statusKiB(pid, 'VmHWM'), 0);
     let dropped = 0;
     for (const g of gens) {
       await stop(g);

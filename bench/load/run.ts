@@ -141,9 +141,9 @@ export async function runOnce(target: Target, w: Workload, warmupMs: number, dur
         targetPid = pipe.pid;
       } else {
         const port = await freePort();
-        nginx = await startNginx(TARGET_CORE, port, echoPort, 20000, tls);
+        nginx = await startNginx(TARGET_CORE, port, echoPort, 1000, tls);
         url = `${scheme}://127.0.0.1:${port}`;
-        targetPid = nginx.workerPid;
+        targetPid = nginx.workerPids[0]!; // one worker for up to 1,000 connections
       }
     }
     const spec: GeneratorSpec = {

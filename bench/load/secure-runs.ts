@@ -45,7 +45,8 @@ export interface StormResult {
 
 interface Started {
   url: string;
-  targetPid: number;
+  /** The processes whose CPU is the target's (nginx: every worker). */
+  targetPids: number[];
   children: Child[];
   nginx?: Nginx;
 }
@@ -55,7 +56,7 @@ async function startTarget(
   target: SecureTarget,
   env: NodeJS.ProcessEnv,
   tls: ReturnType<typeof makeBenchCert>,
-  opts: { binaries?: string[]; nofile?: number; relayExtra?: string[] },
+  opts: { binaries?: string[]; connections?: number; relayExtra?: string[] },
 ): Promise<Started> {
   const children: Child[] = [];
   const port = await freePort();
@@ -69,7 +70,7 @@ async function startTarget(
       children.push(echo);
       await waitStdout(echo, 'ready');
     }
-    return { url, targetPid: relay.pid, children };
+    return { url, targetPids: [relay.pid], children };
   }
   if (target === 'direct') {
     const echo = spawnPinned(TARGET_CORE, process.execPath, [ECHO, 'server', String(port)], {
@@ -79,14 +80,14 @@ async function startTarget(
     });
     children.push(echo);
     await waitStdout(echo, 'ready');
-    return { url: `wss://127.0.0.1:${port}`, targetPid: echo.pid, children };
+    return { url: `wss://127.0.0.1:${port}`, targetPids: [echo.pid], children };
   }
   const echoPort = await freePort();
   const echo = spawnPinned(GENERATOR_CORE, process.execPath, [ECHO, 'server', String(echoPort)]);
   children.push(echo);
   await waitStdout(echo, 'ready');
-  const nginx = await startNginx(TARGET_CORE, port, echoPort, opts.nofile ?? 20000, tls);
-  return { url: `wss://127.0.0.1:${port}`, targetPid: nginx.workerPid, children, nginx };
+  const nginx = await startNginx(TARGET_CORE, port, echoPort, opts.connections ?? 1000, tls);
+  return { url: `wss://127.0.0.1:${port}`, targetPids: nginx.workerPids, children, nginx };
 }
 
 async function dialer(spec: DialSpec, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<DialResult> {
@@ -119,7 +120,7 @@ export async function runHandshakes(
         relay: target === 'relay',
         serverIds: ids,
         localAddresses: sources(o.run, resume ? 1 : 0),
-        pids: { target: t.targetPid },
+        pids: { target: t.targetPids },
         resume,
         concurrency: o.concurrency,
         warmupMs: o.warmupMs,
@@ -151,7 +152,7 @@ export async function runStorm(target: SecureTarget, o: { phones: number; server
   const ids = Array.from({ length: o.servers }, (_, i) => `bench-storm${i}`);
   let t: Started | undefined;
   try {
-    t = await startTarget(target, env, tls, { nofile: 2 * o.phones + 1000, relayExtra: ['--header-timeout', '60s'] });
+    t = await startTarget(target, env, tls, { connections: o.phones + o.servers + 100, relayExtra: ['--header-timeout', '60s'] });
     // Let the fresh process settle so its boot is not counted.
     await new Promise((r) => setTimeout(r, 500));
     const res = await dialer(
@@ -161,7 +162,7 @@ export async function runStorm(target: SecureTarget, o: { phones: number; server
         relay: target === 'relay',
         serverIds: ids,
         localAddresses: sources(o.run, 2, 16),
-        pids: { target: t.targetPid },
+        pids: { target: t.targetPids },
         phones: o.phones,
       },
       env,
