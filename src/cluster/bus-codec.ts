@@ -159,21 +159,34 @@ export function headerBytes(src: string, dst: string): number {
  */
 export function encodeBatch(h: BatchHeader, messages: readonly BusMessage[], from: number, to: number, size: number): Buffer {
   const out = Buffer.allocUnsafe(size);
-  out[0] = MAGIC0;
-  out[1] = MAGIC1;
-  out[2] = VERSION;
-  out[3] = h.flags;
-  out.writeUInt32BE(h.linkEpoch, 4);
-  out.writeUInt32BE(Math.floor(h.seq / TWO32), 8);
-  out.writeUInt32BE(h.seq >>> 0, 12);
-  out.writeUInt16BE(to - from, 16);
-  out[18] = h.src.length;
-  out[19] = h.dst.length;
-  let at = BATCH_HEADER_BYTES;
+  encodeBatchInto(out, 0, h, messages, from, to);
+  return out;
+}
+
+/** encodeBatch into `out` at `at`, which has room for it; returns the offset after the batch. */
+export function encodeBatchInto(
+  out: Buffer,
+  at: number,
+  h: BatchHeader,
+  messages: readonly BusMessage[],
+  from: number,
+  to: number,
+): number {
+  out[at] = MAGIC0;
+  out[at + 1] = MAGIC1;
+  out[at + 2] = VERSION;
+  out[at + 3] = h.flags;
+  out.writeUInt32BE(h.linkEpoch, at + 4);
+  out.writeUInt32BE(Math.floor(h.seq / TWO32), at + 8);
+  out.writeUInt32BE(h.seq >>> 0, at + 12);
+  out.writeUInt16BE(to - from, at + 16);
+  out[at + 18] = h.src.length;
+  out[at + 19] = h.dst.length;
+  at += BATCH_HEADER_BYTES;
   at = writeAscii(out, at, h.src);
   at = writeAscii(out, at, h.dst);
   for (let i = from; i < to; i++) at = writeMessage(out, at, messages[i]!);
-  return out;
+  return at;
 }
 
 /** Short ASCII strings: a byte loop beats Buffer#write's call overhead several times. */

@@ -26,7 +26,7 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import {
   decodeBatch,
-  encodeBatch,
+  encodeBatchInto,
   encodeSelfProbe,
   headerBytes,
   LinkFlag,
@@ -34,6 +34,9 @@ import {
   MAX_MESSAGES_PER_BATCH,
   type BusMessage,
 } from './bus-codec.js';
+import { PublishWriter } from './bus-publish.js';
+import { RespFramer } from './resp-framer.js';
+import { filterRedisReads } from '../lib/internals.js';
 
 /** Why a link was declared lost (a log/metric enum, never free text). */
 export type LinkLostReason =
@@ -188,6 +191,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
   private readonly channel: string;
   private readonly channelBuf: Buffer;
   private readonly publisher: Redis;
+  private readonly writer: PublishWriter;
   private readonly subscriber: Redis;
   private readonly channelFor: (nodeRef: string) => string;
   private readonly maxBatchBytes: number;
@@ -218,6 +222,11 @@ export class FrameBus extends EventEmitter<BusEvents> {
   private stopped = false;
 
   private readonly onSubReady = (): void => {
+    // Whole RESP values only for ioredis's parser: see resp-framer.ts.
+    filterRedisReads(this.subscriber, () => {
+      const framer = new RespFramer();
+      return (chunk) => framer.push(chunk);
+    });
     this.subscribedSinceDeclared = true;
     void this.subscribeAndProbe();
   };
@@ -235,6 +244,8 @@ export class FrameBus extends EventEmitter<BusEvents> {
     this.publisher = opts.publisher;
     this.subscriber = opts.subscriber;
     this.maxBatchBytes = opts.maxBatchBytes ?? DEFAULT_BATCH;
+    // A slab holds a full batch plus its RESP framing (channel names are short).
+    this.writer = new PublishWriter(this.publisher, this.maxBatchBytes + 1024, 32);
     this.maxQueuedBytes = opts.maxQueuedBytes ?? DEFAULT_QUEUED;
     this.highWaterBytes = opts.highWaterBytes ?? this.maxQueuedBytes >> 2;
     this.probeIntervalMs = opts.probeIntervalMs ?? 5000;
@@ -380,40 +391,45 @@ export class FrameBus extends EventEmitter<BusEvents> {
     const seq = ++l.seq;
     const flags = l.flags;
     l.unannounced = false;
-    const payload = encodeBatch({ src: this.nodeRef, dst: l.peer, linkEpoch: epoch, seq, flags }, msgs, from, to, size);
+    const header = { src: this.nodeRef, dst: l.peer, linkEpoch: epoch, seq, flags };
     const c = this.counters;
     c.batchesOut++;
     c.messagesOut += to - from;
     c.bytesOut += size;
     for (let i = from; i < to; i++) if (carriesFrame(msgs[i]!)) c.framesOut++;
     l.inflightBytes += size;
-    void this.publisher.publish(l.channel, payload, (err, heard) => {
-      l.inflightBytes -= size;
-      this.checkDrained(l);
-      if (!err && heard !== 0 && (flags & LinkFlag.restart) !== 0) l.needRestart = false;
-      if ((err || heard === 0) && to === from && l.epoch === epoch && l.seq === 1) {
-        // An empty announcement lost nothing: announce again later (the idle timer),
-        // rather than declaring a loss per attempt while the peer is away.
-        if (err) c.publishFailures++;
-        else c.publishUnheard++;
-        l.seq = 0;
-        l.unannounced = true;
-        return;
-      }
-      if (err) {
-        c.publishFailures++;
-        if (l.epoch === epoch) {
-          this.resetTx(l, 0);
-          this.lost(l.peer, 'publish_failed');
+    this.writer.publish(
+      l.channel,
+      size,
+      (out, at) => encodeBatchInto(out, at, header, msgs, from, to),
+      (err, heard) => {
+        l.inflightBytes -= size;
+        this.checkDrained(l);
+        if (!err && heard !== 0 && (flags & LinkFlag.restart) !== 0) l.needRestart = false;
+        if ((err || heard === 0) && to === from && l.epoch === epoch && l.seq === 1) {
+          // An empty announcement lost nothing: announce again later (the idle timer),
+          // rather than declaring a loss per attempt while the peer is away.
+          if (err) c.publishFailures++;
+          else c.publishUnheard++;
+          l.seq = 0;
+          l.unannounced = true;
+          return;
         }
-      } else if (heard === 0) {
-        c.publishUnheard++;
-        if (l.epoch === epoch) {
-          this.resetTx(l, 0);
-          this.lost(l.peer, 'not_subscribed');
+        if (err) {
+          c.publishFailures++;
+          if (l.epoch === epoch) {
+            this.resetTx(l, 0);
+            this.lost(l.peer, 'publish_failed');
+          }
+        } else if (heard === 0) {
+          c.publishUnheard++;
+          if (l.epoch === epoch) {
+            this.resetTx(l, 0);
+            this.lost(l.peer, 'not_subscribed');
+          }
         }
-      }
-    });
+      },
+    );
   }
 
   /**

@@ -17,7 +17,11 @@
 //    a corked socket in wire.ts is one wire.ts corked.
 //  - the `closeTimeout` server option (ws ≥ 8.18, missing from @types/ws) bounds
 //    the close handshake.
+//  - ioredis 5 writes what a Command's toWritable returns to the socket as it is
+//    (src/cluster/bus-publish.ts), and reads its socket through one 'data'
+//    listener, prepended when the connection comes up (frameRedisReads below).
 import type { Socket } from 'node:net';
+import type { Redis } from 'ioredis';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../protocol.js';
 
@@ -75,4 +79,30 @@ export function wsSocket(ws: WebSocket): Socket {
 export function parentSocket(socket: unknown): unknown {
   if (typeof socket !== 'object' || socket === null) return undefined;
   return (socket as { _parent?: unknown })._parent ?? undefined;
+}
+
+/** Streams whose reads already pass through a filter (one per connection: ioredis makes a new stream on reconnect). */
+const filtered = new WeakSet<object>();
+
+/**
+ * Puts `filter` between the socket of `redis`'s current connection and ioredis's
+ * parser: each read goes through it and the parser gets what it returns (nothing
+ * when it returns undefined). ioredis 5's DataHandler prepends the parser as the
+ * socket's first 'data' listener when a connection comes up, so this must run
+ * after that ('ready') and at a reply boundary; it runs once per connection. False
+ * when there is no connection, it is already filtered, or no parser is listening.
+ */
+export function filterRedisReads(redis: Redis, filter: () => (chunk: Buffer) => Buffer | undefined): boolean {
+  const stream = redis.stream as NodeJS.EventEmitter | undefined;
+  if (stream === undefined || filtered.has(stream)) return false;
+  const parser = stream.listeners('data')[0] as ((chunk: Buffer) => void) | undefined;
+  if (parser === undefined) return false;
+  const f = filter();
+  stream.removeListener('data', parser);
+  stream.prependListener('data', (chunk: Buffer) => {
+    const out = f(chunk);
+    if (out !== undefined) parser(out);
+  });
+  filtered.add(stream);
+  return true;
 }

@@ -15,7 +15,16 @@ import { Command, IPv4Address, IPv4ProxyAddress, TransportProtocol, V2ProxyProto
 import WebSocket, { WebSocketServer } from 'ws';
 import { proxiedClientIp } from '../../src/http/client-ip.js';
 import { proxyProtocolFront } from '../../src/http/proxy-protocol.js';
-import { closeCodeForWsError, parentSocket, receivingMessage, WS_TESTED_MINOR, wsSocket } from '../../src/lib/internals.js';
+import {
+  closeCodeForWsError,
+  filterRedisReads,
+  parentSocket,
+  receivingMessage,
+  WS_TESTED_MINOR,
+  wsSocket,
+} from '../../src/lib/internals.js';
+import { createRedis } from '../../src/cluster/redis-client.js';
+import { RedisServer } from '../helpers/redis.js';
 import { silentLogger } from '../helpers/logger.js';
 import { sendText } from '../../src/relay/wire.js';
 import { ROOT } from '../helpers/deploy.js';
@@ -269,6 +278,76 @@ describe('Node TLSSocket: parentSocket (_parent)', () => {
     } finally {
       front.close();
       tlsServer.close();
+    }
+  });
+});
+
+describe('ioredis: filterRedisReads (the parser is the socket’s first data listener)', () => {
+  let redis: RedisServer;
+  before(async () => {
+    redis = await RedisServer.start();
+  });
+  after(async () => {
+    await redis.stop();
+  });
+
+  test('every read goes through the filter, replies still parse, once per connection, again after a reconnect', async () => {
+    const client = createRedis({ host: '127.0.0.1', port: redis.port, db: 0, tls: false }, 'registry', () => undefined);
+    try {
+      await client.connect();
+      let reads = 0;
+      const filter = () => (chunk: Buffer) => {
+        reads++;
+        return chunk;
+      };
+      assert.equal(filterRedisReads(client, filter), true);
+      assert.equal(filterRedisReads(client, filter), false, 'already filtered');
+      assert.equal(await client.ping(), 'PONG');
+      assert.ok(reads >= 1, 'the reply came through the filter');
+      // A filter that holds a read back: the parser sees nothing until it lets go.
+      const pending = client.set('k', 'v');
+      await sleep(50);
+      assert.equal(await pending, 'OK');
+      // A reconnect makes a new socket: it is filtered anew.
+      client.disconnect(true);
+      await once(client, 'ready');
+      const before = reads;
+      assert.equal(filterRedisReads(client, filter), true);
+      assert.equal(await client.get('k'), 'v');
+      assert.ok(reads > before);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  test('what the filter returns is what the parser gets: a held-back read is parsed once released', async () => {
+    const client = createRedis({ host: '127.0.0.1', port: redis.port, db: 0, tls: false }, 'registry', () => undefined);
+    try {
+      await client.connect();
+      let held: Buffer | undefined;
+      let hold = true;
+      filterRedisReads(client, () => (chunk) => {
+        if (hold) {
+          held = held === undefined ? chunk : Buffer.concat([held, chunk]);
+          return undefined;
+        }
+        const out = held === undefined ? chunk : Buffer.concat([held, chunk]);
+        held = undefined;
+        return out;
+      });
+      let answered = false;
+      const reply = client.echo('held').then((r) => {
+        answered = true;
+        return r;
+      });
+      await until(() => held !== undefined, 'the reply was read');
+      await sleep(20);
+      assert.equal(answered, false, 'the parser has not seen it');
+      hold = false;
+      const second = client.echo('second');
+      assert.deepEqual(await Promise.all([reply, second]), ['held', 'second']);
+    } finally {
+      client.disconnect();
     }
   });
 });
