@@ -86,7 +86,13 @@ http {
 }
 
 /** Starts nginx for up to `connections` concurrent proxied connections. */
-export async function startNginx(core: string, listenPort: number, upstreamPort: number, connections: number, tls?: BenchTls): Promise<Nginx> {
+export async function startNginx(
+  core: string,
+  listenPort: number,
+  upstreamPort: number,
+  connections: number,
+  tls?: BenchTls,
+): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-nginx-'));
   const conf = join(dir, 'nginx.conf');
   const layout = nginxLayout(connections, hardNofile());
