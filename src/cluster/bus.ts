@@ -225,7 +225,7 @@ export class FrameBus extends EventEmitter<BusEvents> {
     // Whole RESP values only for ioredis's parser: see resp-framer.ts.
     filterRedisReads(this.subscriber, () => {
       const framer = new RespFramer();
-      return (chunk) => framer.push(chunk);
+      return (chunk, parse) => framer.push(chunk, parse);
     });
     this.subscribedSinceDeclared = true;
     void this.subscribeAndProbe();

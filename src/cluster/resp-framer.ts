@@ -6,10 +6,10 @@
 // (redis-parser) copies a value that spans two reads into a module-wide pool that
 // it grows to three times the value and keeps for the life of the process; on the
 // bus, where most 30–40 KiB batches span a 64 KiB read, those pools outlive young
-// collections and drove a V8 mark-compact every ~300 ms (27 in 7 s per node at
-// (ii), against one on a single relay). Fed only whole values, the parser returns
-// views of the read and the pool is never touched; a value that did span reads is
-// joined here once, exactly sized, and dies young. Pure: no I/O, no Redis.
+// collections and add to what drives V8's full collections. Fed only whole values,
+// the parser returns views of the read and the pool is never touched; a value that
+// did span reads is joined here once, exactly sized (the held part and just the
+// bytes of the next read that complete it), and dies young. Pure: no I/O, no Redis.
 //
 // Not a parser: it finds where values end (`+ - :` lines, `$` bulk strings, `*`
 // arrays of those) and passes the bytes on untouched. Anything else (a type byte
@@ -45,37 +45,52 @@ export class RespFramer {
   }
 
   /**
-   * The complete values the stream holds once `chunk` is added (a view of it when
-   * nothing was held back), or undefined when no value completed yet.
+   * Adds a read; `emit` gets the complete values it finishes, in order: a value
+   * that spanned reads as one joined buffer (the held tail and just enough of this
+   * read to complete it), everything else as views of the read itself.
    */
-  push(chunk: Buffer): Buffer | undefined {
-    if (this.passThrough) return chunk;
-    let buf = chunk;
-    if (this.heldBytes > 0) {
-      this.held.push(chunk);
-      this.heldBytes += chunk.length;
-      if (this.heldBytes < this.need) return undefined;
-      buf = Buffer.concat(this.held, this.heldBytes);
+  push(chunk: Buffer, emit: (values: Buffer) => void): void {
+    if (this.passThrough) return emit(chunk);
+    let rest = chunk;
+    while (this.heldBytes > 0 && rest.length > 0) {
+      // Copy only what the held value still needs (a little more while its length is unknown).
+      const take = Math.min(rest.length, Math.max(this.need - this.heldBytes, 512));
+      this.held.push(rest.subarray(0, take));
+      this.heldBytes += take;
+      rest = rest.subarray(take);
+      if (this.heldBytes < this.need) return;
+      const joined = Buffer.concat(this.held, this.heldBytes);
       this.held = [];
       this.heldBytes = 0;
+      if (!this.scan(joined, emit)) {
+        if (rest.length > 0) emit(rest);
+        return;
+      }
     }
+    if (rest.length > 0) this.scan(rest, emit);
+  }
+
+  /** Emits the complete values at the start of `buf` and holds the rest; false once it gave up framing. */
+  private scan(buf: Buffer, emit: (values: Buffer) => void): boolean {
     let at = 0;
     while (at < buf.length) {
       const end = this.skipValue(buf, at, 0);
       if (end === FOREIGN) {
         this.passThrough = true;
-        return buf;
+        emit(buf);
+        return false;
       }
       if (end === INCOMPLETE) break;
       at = end;
     }
+    if (at > 0) emit(at === buf.length ? buf : buf.subarray(0, at));
     if (at < buf.length) {
-      const rest = buf.subarray(at);
-      this.held.push(rest);
-      this.heldBytes = rest.length;
-      this.need = this.reach > at ? this.reach - at : rest.length + 1;
+      const tail = buf.subarray(at);
+      this.held.push(tail);
+      this.heldBytes = tail.length;
+      this.need = this.reach > at ? this.reach - at : tail.length + 1;
     }
-    return at > 0 ? buf.subarray(0, at) : undefined;
+    return true;
   }
 
   /** The offset just past the value at `at`, or INCOMPLETE / FOREIGN. */

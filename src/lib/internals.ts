@@ -86,23 +86,20 @@ const filtered = new WeakSet<object>();
 
 /**
  * Puts `filter` between the socket of `redis`'s current connection and ioredis's
- * parser: each read goes through it and the parser gets what it returns (nothing
- * when it returns undefined). ioredis 5's DataHandler prepends the parser as the
+ * parser: each read goes through it, and the parser gets what it passes on (any
+ * number of buffers, in order). ioredis 5's DataHandler prepends the parser as the
  * socket's first 'data' listener when a connection comes up, so this must run
  * after that ('ready') and at a reply boundary; it runs once per connection. False
  * when there is no connection, it is already filtered, or no parser is listening.
  */
-export function filterRedisReads(redis: Redis, filter: () => (chunk: Buffer) => Buffer | undefined): boolean {
+export function filterRedisReads(redis: Redis, filter: () => (chunk: Buffer, parse: (data: Buffer) => void) => void): boolean {
   const stream = redis.stream as NodeJS.EventEmitter | undefined;
   if (stream === undefined || filtered.has(stream)) return false;
   const parser = stream.listeners('data')[0] as ((chunk: Buffer) => void) | undefined;
   if (parser === undefined) return false;
   const f = filter();
   stream.removeListener('data', parser);
-  stream.prependListener('data', (chunk: Buffer) => {
-    const out = f(chunk);
-    if (out !== undefined) parser(out);
-  });
+  stream.prependListener('data', (chunk: Buffer) => f(chunk, parser));
   filtered.add(stream);
   return true;
 }

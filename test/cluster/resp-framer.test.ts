@@ -50,11 +50,18 @@ function cut(b: Buffer, fractions: number[]): Buffer[] {
   return out;
 }
 
+/** What the framer passes on for one read. */
+function feed(f: RespFramer, chunk: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  f.push(chunk, (b) => out.push(b));
+  return out;
+}
+
 /** Whether `b` is a whole number of values (a fresh framer passes it all at once). */
 function wholeValues(b: Buffer): boolean {
   const f = new RespFramer();
-  const out = f.push(b);
-  return out !== undefined && out.length === b.length && f.pendingBytes === 0;
+  const out = feed(f, b);
+  return out.length === 1 && out[0]!.length === b.length && f.pendingBytes === 0;
 }
 
 test('any stream cut anywhere: same bytes out, in order, every piece whole values, nothing held at the end', () => {
@@ -66,10 +73,7 @@ test('any stream cut anywhere: same bytes out, in order, every piece whole value
         const stream = Buffer.concat(values.map(encode));
         const f = new RespFramer();
         const pieces: Buffer[] = [];
-        for (const chunk of cut(stream, fractions)) {
-          const out = f.push(chunk);
-          if (out !== undefined) pieces.push(out);
-        }
+        for (const chunk of cut(stream, fractions)) pieces.push(...feed(f, chunk));
         assert.equal(f.pendingBytes, 0);
         assert.equal(f.raw, false);
         assert.ok(Buffer.concat(pieces).equals(stream));
@@ -91,12 +95,18 @@ test('a pub/sub message split inside its payload is held until complete, then jo
     ],
   });
   const f = new RespFramer();
-  assert.equal(f.push(msg.subarray(0, 30)), undefined);
-  assert.equal(f.push(msg.subarray(30, 20_000)), undefined);
+  assert.deepEqual(feed(f, msg.subarray(0, 30)), []);
+  assert.deepEqual(feed(f, msg.subarray(30, 20_000)), []);
   assert.equal(f.pendingBytes, 20_000);
-  const out = f.push(msg.subarray(20_000));
-  assert.ok(out?.equals(msg));
-  assert.equal(f.pendingBytes, 0);
+  // The next read completes it and starts another value: the joined copy ends where the message does.
+  const next = encode({ t: ':', line: '42' });
+  const read = Buffer.concat([msg.subarray(20_000), next, Buffer.from('$5\r\nab')]);
+  const out = feed(f, read);
+  assert.equal(out.length, 2);
+  assert.ok(out[0]!.equals(msg), 'the message, joined once');
+  assert.ok(out[1]!.equals(next));
+  assert.equal(out[1]!.buffer, read.buffer, 'what follows is a view of the read');
+  assert.equal(f.pendingBytes, 6);
 });
 
 test('two whole values and the start of a third: the whole ones pass as a view of the read', () => {
@@ -105,10 +115,13 @@ test('two whole values and the start of a third: the whole ones pass as a view o
   const c = encode({ t: '$', data: Buffer.from('world') });
   const read = Buffer.concat([a, b, c.subarray(0, 4)]);
   const f = new RespFramer();
-  const out = f.push(read);
-  assert.ok(out !== undefined && out.equals(Buffer.concat([a, b])));
-  assert.equal(out.buffer, read.buffer, 'no copy');
-  assert.ok(f.push(c.subarray(4))?.equals(c));
+  const out = feed(f, read);
+  assert.equal(out.length, 1);
+  assert.ok(out[0]!.equals(Buffer.concat([a, b])));
+  assert.equal(out[0]!.buffer, read.buffer, 'no copy');
+  const last = feed(f, c.subarray(4));
+  assert.equal(last.length, 1);
+  assert.ok(last[0]!.equals(c));
 });
 
 for (const [what, bytes] of [
@@ -122,16 +135,16 @@ for (const [what, bytes] of [
     const good = Buffer.from('+OK\r\n');
     const bad = Buffer.from(bytes);
     const read = Buffer.concat([good, bad]);
-    assert.ok(f.push(read)?.equals(read));
+    assert.deepEqual(feed(f, read), [read]);
     assert.equal(f.raw, true);
     const later = Buffer.from('$3\r\nab');
-    assert.equal(f.push(later), later);
+    assert.equal(feed(f, later)[0], later);
   });
 }
 
 test('nesting deeper than 8 arrays is passed through, not recursed into', () => {
   const deep = Buffer.from('*1\r\n'.repeat(12) + ':1\r\n');
   const f = new RespFramer();
-  assert.ok(f.push(deep)?.equals(deep));
+  assert.deepEqual(feed(f, deep), [deep]);
   assert.equal(f.raw, true);
 });

@@ -296,9 +296,9 @@ describe('ioredis: filterRedisReads (the parser is the socket’s first data lis
     try {
       await client.connect();
       let reads = 0;
-      const filter = () => (chunk: Buffer) => {
+      const filter = () => (chunk: Buffer, parse: (data: Buffer) => void) => {
         reads++;
-        return chunk;
+        parse(chunk);
       };
       assert.equal(filterRedisReads(client, filter), true);
       assert.equal(filterRedisReads(client, filter), false, 'already filtered');
@@ -320,20 +320,21 @@ describe('ioredis: filterRedisReads (the parser is the socket’s first data lis
     }
   });
 
-  test('what the filter returns is what the parser gets: a held-back read is parsed once released', async () => {
+  test('what the filter passes on is what the parser gets: a held-back read is parsed once released', async () => {
     const client = createRedis({ host: '127.0.0.1', port: redis.port, db: 0, tls: false }, 'registry', () => undefined);
     try {
       await client.connect();
       let held: Buffer | undefined;
       let hold = true;
-      filterRedisReads(client, () => (chunk) => {
+      filterRedisReads(client, () => (chunk, parse) => {
         if (hold) {
           held = held === undefined ? chunk : Buffer.concat([held, chunk]);
-          return undefined;
+          return;
         }
-        const out = held === undefined ? chunk : Buffer.concat([held, chunk]);
+        // Two pieces for one read: the parser takes them in order.
+        if (held !== undefined) parse(held);
         held = undefined;
-        return out;
+        parse(chunk);
       });
       let answered = false;
       const reply = client.echo('held').then((r) => {
