@@ -11,6 +11,8 @@
 // Secure (viii): the same over TLS 1.3 (secure.ts), against the relay terminating
 // TLS itself or nginx terminating it in front of the echo server; for nginx the
 // RSS is its workers' (which hold the TLS and upstream sockets), per connection.
+// `direct` is the floor for any Node.js relay: the echo server itself on Node's
+// https server with ws, holding the same idle phones (no second hop, no pings).
 import { fileURLToPath } from 'node:url';
 import { ECHO, relayArgs, relayEnv } from './run.js';
 import { startNginx, type Nginx } from './nginx.js';
@@ -22,7 +24,7 @@ const IDLE_PHONES = fileURLToPath(new URL('./idle-phones.js', import.meta.url));
 
 export interface IdleResult {
   /** Secure runs: which process was measured (absent: the relay, plain). */
-  target?: 'relay' | 'nginx';
+  target?: 'relay' | 'nginx' | 'direct';
   tls?: boolean;
   phones: number;
   held: number;
@@ -46,7 +48,7 @@ export async function runIdle(
   holdMs: number,
   heartbeatMs: number,
   run = 0,
-  opts: { tls?: boolean; target?: 'relay' | 'nginx' } = {},
+  opts: { tls?: boolean; target?: 'relay' | 'nginx' | 'direct' } = {},
 ): Promise<IdleResult> {
   const children: Child[] = [];
   const tls = opts.tls === true ? makeBenchCert() : undefined;
@@ -68,6 +70,17 @@ export async function runIdle(
       children.push(echo);
       await waitStdout(echo, 'ready');
       measured = [relay.pid];
+    } else if (target === 'direct') {
+      if (tls === undefined) throw new Error('the direct idle floor is measured over TLS only');
+      const echo = spawnPinned(TARGET_CORE, process.execPath, [ECHO, 'server', String(port)], {
+        ...env,
+        BENCH_TLS_CERT: tls.cert,
+        BENCH_TLS_KEY: tls.key,
+      });
+      children.push(echo);
+      await waitStdout(echo, 'ready');
+      url = `wss://127.0.0.1:${port}`;
+      measured = [echo.pid];
     } else {
       const echoPort = await freePort();
       const echo = spawnPinned(GENERATOR_CORE, process.execPath, [ECHO, 'server', String(echoPort)]);
@@ -91,7 +104,7 @@ export async function runIdle(
       const batch: Child[] = [];
       for (let i = from; i < to; i++) {
         // Secure runs take their own 127.x range: a plain run's sockets may still be in TIME_WAIT.
-        const src = `127.${tls === undefined ? 0 : target === 'relay' ? 30 : 31}.${1 + run}.${2 + i}`;
+        const src = `127.${tls === undefined ? 0 : target === 'relay' ? 30 : target === 'nginx' ? 31 : 32}.${1 + run}.${2 + i}`;
         const g = spawnPinned(GENERATOR_CORE, process.execPath, [IDLE_PHONES, url, 'bench-idle', String(counts[i]), src], env);
         batch.push(g);
         gens.push(g);

@@ -81,11 +81,11 @@ async function measure(): Promise<Saved> {
   return { when: new Date().toISOString(), settings: s, measurements: all, idle, secure, lifecycle, clusterIdle };
 }
 
-/** (vi)-(viii): the relay and nginx over TLS, runs interleaved across the two. */
+/** (vi)-(viii): the relay, nginx and the Node TLS floor (direct) over TLS, runs interleaved. */
 async function measureSecure(s: Settings, log: (line: string) => void): Promise<SecureResults> {
   const out: SecureResults = { handshakes: [], storms: [], idle: [] };
   const targets = (['relay', 'nginx', 'direct'] as const).filter((t): t is SecureTarget => s.targets.includes(t));
-  const idleTargets = (['relay', 'nginx'] as const).filter((t) => s.targets.includes(t));
+  const idleTargets = (['relay', 'nginx', 'direct'] as const).filter((t) => s.targets.includes(t));
   const c = s.secure;
   for (let r = 0; r < s.runs && c.handshakes; r++) {
     for (const resume of [false, true]) {
