@@ -112,7 +112,7 @@ export function secureChecks(r: SecureResults): Check[] {
   const idle = (t: SecureTarget): number => med(r.idle.filter((i) => i.target === t).map((i) => i.kibPerPhone));
   ratio('(viii) relay RSS/idle secure phone ÷ nginx', idle('relay'), idle('nginx'), 0.5);
   // Proposed: the relay's own state per phone on top of what Node's TLS + ws hold.
-  ratio('(viii) relay RSS/idle secure phone ÷ direct (proposed)', idle('relay'), idle('direct'), 1.3);
+  ratio('(viii) relay RSS/idle secure phone ÷ direct (proposed)', idle('relay'), idle('direct'), 1.15);
   const errors =
     [...r.handshakes, ...r.storms].reduce((n, x) => n + x.errors.refused + x.errors.failed + x.errors.corrupt, 0) +
     r.idle.reduce((n, i) => n + i.droppedDuringHold, 0);
