@@ -142,6 +142,22 @@ export function checks(all: Measurement[], idleKiBPerPhone: number | undefined, 
   compare('×', 'cluster-same')('(ii) cluster same-node CPU/frame ÷ single-node', 'ii', 'relay', cpu, 1.1);
   compare('×', 'cluster-cross')('(ii) cluster cross-node CPU/frame (2 relays + redis) ÷ single-node', 'ii', 'relay', cpu, 2.5);
   compare('µs', 'cluster-cross')('(i) cluster cross-node p50 − same-node p50', 'i', 'cluster-same', p50, 100);
+  // Proposed (docs/performance.md, "Cluster mode"): each node's own CPU per cross-node
+  // frame against the single relay, and the cross-node latency against two bus hops.
+  for (const node of ['node-a', 'node-b'] as const) {
+    compare('×', 'cluster-cross')(
+      `(ii) cluster cross-node CPU/frame of ${node} ÷ single-node (proposed)`,
+      'ii',
+      'relay',
+      (m) => m.cpuUsPerFrameBy?.[node] ?? (m.target === 'relay' ? m.cpuUsPerFrame : NaN),
+      1.5,
+    );
+  }
+  const hops = (extras.lifecycle ?? []).filter((r) => r.hopUs !== undefined).map((r) => r.hopUs!.p50);
+  if (hops.length > 0) {
+    const limit = 2 * stat(hops).med + 100;
+    compare('µs', 'cluster-cross')(`(i) cluster cross-node p50 − same-node p50 (proposed: 2 Redis hops + 100 µs)`, 'i', 'cluster-same', p50, limit);
+  }
   out.push(...lifecycleChecks(extras.lifecycle ?? []));
   const ci = extras.clusterIdle ?? [];
   if (ci.length > 0) {
