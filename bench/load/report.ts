@@ -156,7 +156,13 @@ export function checks(all: Measurement[], idleKiBPerPhone: number | undefined, 
   const hops = (extras.lifecycle ?? []).filter((r) => r.hopUs !== undefined).map((r) => r.hopUs!.p50);
   if (hops.length > 0) {
     const limit = 2 * stat(hops).med + 100;
-    compare('µs', 'cluster-cross')(`(i) cluster cross-node p50 − same-node p50 (proposed: 2 Redis hops + 100 µs)`, 'i', 'cluster-same', p50, limit);
+    compare('µs', 'cluster-cross')(
+      `(i) cluster cross-node p50 − same-node p50 (proposed: 2 Redis hops + 100 µs)`,
+      'i',
+      'cluster-same',
+      p50,
+      limit,
+    );
   }
   out.push(...lifecycleChecks(extras.lifecycle ?? []));
   const ci = extras.clusterIdle ?? [];
