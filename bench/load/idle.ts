@@ -18,6 +18,7 @@ import { ECHO, relayArgs, relayEnv } from './run.js';
 import { startNginx, type Nginx } from './nginx.js';
 import { statusKiB } from './proc.js';
 import { makeBenchCert, removeBenchCert, tlsEnv } from './secure.js';
+import { startTlsEcho } from './secure-runs.js';
 import { freePort, GENERATOR_CORE, spawnPinned, stop, TARGET_CORE, waitPort, waitStdout, type Child } from './spawn.js';
 
 const IDLE_PHONES = fileURLToPath(new URL('./idle-phones.js', import.meta.url));
@@ -72,13 +73,8 @@ export async function runIdle(
       measured = [relay.pid];
     } else if (target === 'direct') {
       if (tls === undefined) throw new Error('the direct idle floor is measured over TLS only');
-      const echo = spawnPinned(TARGET_CORE, process.execPath, [ECHO, 'server', String(port)], {
-        ...env,
-        BENCH_TLS_CERT: tls.cert,
-        BENCH_TLS_KEY: tls.key,
-      });
+      const echo = await startTlsEcho(port, env, tls);
       children.push(echo);
-      await waitStdout(echo, 'ready');
       url = `wss://127.0.0.1:${port}`;
       measured = [echo.pid];
     } else {

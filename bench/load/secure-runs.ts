@@ -73,13 +73,8 @@ async function startTarget(
     return { url, targetPids: [relay.pid], children };
   }
   if (target === 'direct') {
-    const echo = spawnPinned(TARGET_CORE, process.execPath, [ECHO, 'server', String(port)], {
-      ...env,
-      BENCH_TLS_CERT: tls.cert,
-      BENCH_TLS_KEY: tls.key,
-    });
+    const echo = await startTlsEcho(port, env, tls);
     children.push(echo);
-    await waitStdout(echo, 'ready');
     return { url: `wss://127.0.0.1:${port}`, targetPids: [echo.pid], children };
   }
   const echoPort = await freePort();
@@ -88,6 +83,17 @@ async function startTarget(
   await waitStdout(echo, 'ready');
   const nginx = await startNginx(TARGET_CORE, port, echoPort, opts.connections ?? 1000, tls);
   return { url: `wss://127.0.0.1:${port}`, targetPids: nginx.workerPids, children, nginx };
+}
+
+/** The `direct` target: the echo server itself on Node's https server with ws, on the target core. */
+export async function startTlsEcho(port: number, env: NodeJS.ProcessEnv, tls: ReturnType<typeof makeBenchCert>): Promise<Child> {
+  const echo = spawnPinned(TARGET_CORE, process.execPath, [ECHO, 'server', String(port)], {
+    ...env,
+    BENCH_TLS_CERT: tls.cert,
+    BENCH_TLS_KEY: tls.key,
+  });
+  await waitStdout(echo, 'ready');
+  return echo;
 }
 
 async function dialer(spec: DialSpec, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<DialResult> {
