@@ -2,8 +2,9 @@
 // does not cover private fields, so each one is named here with what the relay
 // relies on and the version it was checked against; test/lib/internals.test.ts is
 // the canary that exercises each against a real ws server, client and sockets and
-// fails loudly when an upgrade changes one. `ws` is pinned to the tested minor
-// (package.json `~8.23.0`); move WS_TESTED_MINOR and the pin together, after the
+// fails loudly when an upgrade changes one. `ws` and `ioredis` are pinned to the
+// tested minors (package.json `~8.23.0`, `~5.11.1`); move WS_TESTED_MINOR /
+// IOREDIS_TESTED_MINOR and the pins together, after the
 // canary passes. Nothing else in src/ or bench/ may read an underscore field of ws
 // or Node: add it here instead.
 //
@@ -19,7 +20,7 @@
 //    the close handshake.
 //  - ioredis 5 writes what a Command's toWritable returns to the socket as it is
 //    (src/cluster/bus-publish.ts), and reads its socket through one 'data'
-//    listener, prepended when the connection comes up (frameRedisReads below).
+//    listener, prepended when the connection comes up (filterRedisReads below).
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { WebSocket } from 'ws';
@@ -27,6 +28,9 @@ import { CloseCode } from '../protocol.js';
 
 /** The ws minor the canary last passed on; package.json pins `~<this>.0`. */
 export const WS_TESTED_MINOR = '8.23';
+
+/** The ioredis minor the canary last passed on; package.json pins `~<this>.1`. */
+export const IOREDIS_TESTED_MINOR = '5.11';
 
 /** ws 8.x Receiver (lib/receiver.js) fields read by receivingMessage. */
 interface WsReceiver {

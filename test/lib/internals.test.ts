@@ -18,6 +18,7 @@ import { proxyProtocolFront } from '../../src/http/proxy-protocol.js';
 import {
   closeCodeForWsError,
   filterRedisReads,
+  IOREDIS_TESTED_MINOR,
   parentSocket,
   receivingMessage,
   WS_TESTED_MINOR,
@@ -97,6 +98,16 @@ describe('the pinned versions', () => {
     assert.ok(installed.startsWith(`${WS_TESTED_MINOR}.`), `installed ws ${installed}; the canary passed on ${WS_TESTED_MINOR}`);
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     assert.equal(pkg.dependencies.ws, `~${WS_TESTED_MINOR}.0`);
+  });
+
+  test(`ioredis is ${IOREDIS_TESTED_MINOR}.x, and package.json pins that minor`, () => {
+    const installed = (JSON.parse(readFileSync(join(ROOT, 'node_modules/ioredis/package.json'), 'utf8')) as { version: string }).version;
+    assert.ok(
+      installed.startsWith(`${IOREDIS_TESTED_MINOR}.`),
+      `installed ioredis ${installed}; the canary passed on ${IOREDIS_TESTED_MINOR}`,
+    );
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    assert.equal(pkg.dependencies.ioredis, `~${IOREDIS_TESTED_MINOR}.1`);
   });
 });
 
