@@ -12,7 +12,10 @@
 // bytes of the next read that complete it), and dies young. Pure: no I/O, no Redis.
 //
 // Not a parser: it finds where values end (`+ - :` lines, `$` bulk strings, `*`
-// arrays of those) and passes the bytes on untouched. Anything else (a type byte
+// arrays of those) and passes the bytes on untouched: whatever it decides, the
+// parser gets the same bytes in the same order, only cut elsewhere. It must start
+// at a value boundary; bus.ts installs it on ioredis's 'ready', which ioredis emits
+// on the tick after the ready check's reply was parsed, when nothing else is owed. Anything else (a type byte
 // RESP2 does not have, nesting past MAX_DEPTH) switches it to passing every byte
 // through as it arrives, so the real parser meets the same bytes it always would
 // and reports the protocol error itself.
