@@ -8,11 +8,10 @@ import type { Logger } from '../ops/logger.js';
 import type { RegistryFactory } from '../relay/registry.js';
 import { openClusterAcme, type ClusterAcme } from './acme-redis.js';
 import { bootCluster, type ClusterConfig, type ClusterNode } from './boot.js';
-import { registerBusMetrics } from './bus-metrics.js';
 import { BusCounters, FrameBus } from './bus.js';
 import { ClusterRegistry } from './cluster-registry.js';
 import { parseNodeRef } from './keys.js';
-import { ClusterMetrics, registerRoutingMetrics } from './metrics.js';
+import { registerClusterSeries } from './metrics.js';
 import { RedisUnavailableError, type ClusterRedisError, type RedisRole } from './redis-client.js';
 
 export interface ClusterRuntimeOptions {
@@ -73,17 +72,21 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
     throw err;
   }
   const membership = node.membership;
-  new ClusterMetrics(opts.metrics, membership);
-  registerBusMetrics(opts.metrics, {
-    get counters() {
-      return bus.counters;
-    },
-    get isReady() {
-      return bus.isReady;
-    },
-  });
   let registry: ClusterRegistry | undefined;
-  registerRoutingMetrics(opts.metrics, () => registry?.dropped ?? 0);
+  registerClusterSeries(opts.metrics, {
+    membership,
+    bus: {
+      get counters() {
+        return bus.counters;
+      },
+      get isReady() {
+        return bus.isReady;
+      },
+    },
+    dropped: () => registry?.dropped ?? 0,
+    connections: { registry: node.connections.registry, 'bus-pub': node.connections.busPub, 'bus-sub': node.connections.busSub },
+    store: node.store,
+  });
   membership.on('redisError', (err) => redisError('membership', err));
   // A fenced node lost Redis for a TTL: its connections may be black-holed (still
   // "ready" to the client, never answering), so it starts all three afresh.

@@ -9,8 +9,20 @@ import type { Redis } from 'ioredis';
 import { encodeServerId, decodeServerId, type ClusterKeys, type NodeRef } from './keys.js';
 import * as lua from './scripts/lua.js';
 
-type ScriptName =
-  'claim' | 'resolve' | 'registerPhone' | 'unregisterPhone' | 'release' | 'expireGrace' | 'heartbeat' | 'join' | 'reap' | 'reassert';
+/** The registry's scripts, one Redis round trip each; also the `op` label of their latency. */
+export const SCRIPT_NAMES = [
+  'claim',
+  'resolve',
+  'registerPhone',
+  'unregisterPhone',
+  'release',
+  'expireGrace',
+  'heartbeat',
+  'join',
+  'reap',
+  'reassert',
+] as const;
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 const SCRIPTS: Record<ScriptName, string> = {
   claim: lua.CLAIM,
@@ -146,6 +158,8 @@ export class ClusterStore {
   /** The generation this node has joined and re-asserted in ('' before join). */
   generation = '';
   hooks: StoreHooks | undefined;
+  /** Told each script's round trip (answered or failed), for the latency series. Lifecycle only: never per frame. */
+  observe: ((op: ScriptName, seconds: number) => void) | undefined;
   private readonly pfx: string;
   private readonly call: Record<ScriptName, (...args: string[]) => Promise<unknown>>;
 
@@ -174,7 +188,21 @@ export class ClusterStore {
   }
 
   private run(name: ScriptName, ...args: (string | number)[]): Promise<string[]> {
-    return this.call[name](this.pfx, this.generation, this.self, ...args.map(String)) as Promise<string[]>;
+    const sent = this.call[name](this.pfx, this.generation, this.self, ...args.map(String)) as Promise<string[]>;
+    const observe = this.observe;
+    if (observe === undefined) return sent;
+    const t0 = performance.now();
+    const took = (): void => observe(name, (performance.now() - t0) / 1000);
+    return sent.then(
+      (r) => {
+        took();
+        return r;
+      },
+      (err: unknown) => {
+        took();
+        throw err;
+      },
+    );
   }
 
   private interrupted(r: string[]): Interrupted | undefined {

@@ -9,12 +9,8 @@ import { CHECK_NAMES } from '../../src/cli/probe-checks.js';
 import { FLAGS } from '../../src/ops/config.js';
 import { formatGoDuration, parseGoDuration } from '../../src/ops/duration.js';
 import { EVENT_REASONS, LOG_EVENTS } from '../../src/ops/log-events.js';
-import { EventEmitter } from 'node:events';
+import { registerStandInClusterSeries } from '../helpers/cluster-series.js';
 import { Registry } from 'prom-client';
-import { BusCounters } from '../../src/cluster/bus.js';
-import { registerBusMetrics } from '../../src/cluster/bus-metrics.js';
-import type { Membership } from '../../src/cluster/membership.js';
-import { ClusterMetrics, registerRoutingMetrics } from '../../src/cluster/metrics.js';
 import { RelayMetrics } from '../../src/ops/metrics.js';
 import { CloseCode, Reason } from '../../src/protocol.js';
 import { ROOT } from '../helpers/deploy.js';
@@ -112,9 +108,7 @@ describe('docs/alerts.md', () => {
   metrics.exposeCertExpiry(() => undefined);
   // Cluster mode adds its series to the relay's registry (src/cluster/runtime.ts).
   const cluster = new Registry();
-  new ClusterMetrics(cluster, Object.assign(new EventEmitter(), { liveNodes: 1, state: 'live' }) as unknown as Membership);
-  registerBusMetrics(cluster, { counters: new BusCounters(), isReady: false });
-  registerRoutingMetrics(cluster, () => 0);
+  registerStandInClusterSeries(cluster);
 
   test('every relay series has a row, cluster ones included (the runtime ones share a wildcard row)', async () => {
     for (const m of [...(await metrics.registry.getMetricsAsJSON()), ...(await cluster.getMetricsAsJSON())]) {

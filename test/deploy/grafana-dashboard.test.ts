@@ -41,7 +41,7 @@ interface Dashboard {
 const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/pyrycode-relay.json'), 'utf8')) as Dashboard;
 
 /** Panels whose every query reads only pyrycode_relay_cluster_* series (cluster mode). */
-const CLUSTER_ONLY = new Set([32, 33, 34, 35, 36, 37]);
+const CLUSTER_ONLY = new Set([32, 33, 34, 35, 36, 37, 38, 39]);
 
 function allPanels(): Panel[] {
   return dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]).filter((p) => p.type !== 'row');

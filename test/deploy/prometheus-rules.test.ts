@@ -6,14 +6,10 @@
 // (cluster mode's included), and that docs/alerts.md lists exactly the alerts shipped.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { EventEmitter } from 'node:events';
+import { registerStandInClusterSeries } from '../helpers/cluster-series.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { registerBusMetrics } from '../../src/cluster/bus-metrics.js';
-import { BusCounters } from '../../src/cluster/bus.js';
-import type { Membership } from '../../src/cluster/membership.js';
-import { ClusterMetrics, registerRoutingMetrics } from '../../src/cluster/metrics.js';
 import { RelayMetrics } from '../../src/ops/metrics.js';
 import { findBinary, ROOT } from '../helpers/deploy.js';
 
@@ -100,12 +96,9 @@ describe('deploy/prometheus/alerts.yml', () => {
     const metrics = new RelayMetrics({ runtime: true, push: true });
     metrics.exposeCertExpiry(() => undefined); // the TLS modes' series
     // Cluster mode registers its series on the same registry (src/cluster/runtime.ts):
-    // the same calls here, fed by a stand-in membership and bus, so the names and label
-    // values are the ones the cluster code registers.
-    const membership = Object.assign(new EventEmitter(), { liveNodes: 1, state: 'live' }) as unknown as Membership;
-    new ClusterMetrics(metrics.registry, membership);
-    registerBusMetrics(metrics.registry, { counters: new BusCounters(), isReady: true });
-    registerRoutingMetrics(metrics.registry, () => 0);
+    // the same call here, fed by stand-ins, so the names and label values are the ones
+    // the cluster code registers.
+    registerStandInClusterSeries(metrics.registry);
     const series = new Map<string, Array<Record<string, unknown>>>();
     for (const m of await metrics.registry.getMetricsAsJSON())
       series.set(
