@@ -3,6 +3,7 @@
 // cluster's series on the relay's metrics registry, build the ClusterRegistry, log
 // membership events, swap in a new bus when the node rejoins under a new
 // incarnation, and on shutdown leave the cluster and close the connections.
+import type { Redis } from 'ioredis';
 import type { Registry as PromRegistry } from 'prom-client';
 import type { Logger } from '../ops/logger.js';
 import type { RegistryFactory } from '../relay/registry.js';
@@ -110,6 +111,25 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
     next.start();
     registry?.replaceBus(next);
   });
+  // Each connection's loss and return, one line per transition: ioredis retries quietly
+  // in between (cluster_redis_error says why, at most every 10 s).
+  let leaving = false;
+  const watch = (role: RedisRole, c: Redis): void => {
+    let downSince: number | undefined;
+    c.on('close', () => {
+      if (leaving || downSince !== undefined) return;
+      downSince = performance.now();
+      logger.warn('cluster_redis_lost', { node: cfg.nodeId, reason: role });
+    });
+    c.on('ready', () => {
+      if (downSince === undefined) return;
+      logger.info('cluster_redis_restored', { node: cfg.nodeId, reason: role, duration: Math.round(performance.now() - downSince) });
+      downSince = undefined;
+    });
+  };
+  watch('registry', node.connections.registry);
+  watch('bus-pub', node.connections.busPub);
+  watch('bus-sub', node.connections.busSub);
   logger.info('cluster_joined', { node: cfg.nodeId, count: membership.liveNodes });
   let acme: ClusterAcme | undefined;
   return {
@@ -145,6 +165,7 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
       return acme;
     },
     async close() {
+      leaving = true;
       acme?.close();
       const left = await membership.leave().catch(() => undefined);
       // The phones this node still had owe their remote binaries a notice.

@@ -45,6 +45,8 @@ export const LOG_EVENTS = [
   'cluster_generation_changed',
   'cluster_reasserted',
   'cluster_redis_error',
+  'cluster_redis_lost',
+  'cluster_redis_restored',
   'cluster_bus_ready',
   'cluster_bus_not_ready',
   'cluster_link_lost',

@@ -60,6 +60,17 @@ describe('cluster faults: Redis restarted empty', () => {
     assert.deepEqual([...statuses], [200], '/healthz never left 200');
     assert.equal(a.events('cluster_fenced').length + b.events('cluster_fenced').length, 0, 'no node fenced');
     assert.ok(a.events('cluster_generation_changed').length > 0 && b.events('cluster_generation_changed').length > 0);
+    // Each of a node's three connections: one line when it dropped, one when it was back.
+    for (const n of [a, b]) {
+      const roles = (e: string): string[] =>
+        n
+          .events(e)
+          .map((l) => String(l.reason))
+          .sort();
+      assert.deepEqual(roles('cluster_redis_lost'), ['bus-pub', 'bus-sub', 'registry']);
+      assert.deepEqual(roles('cluster_redis_restored'), ['bus-pub', 'bus-sub', 'registry']);
+      for (const l of n.events('cluster_redis_restored')) assert.ok(Number(l.duration) >= 300, `down ${String(l.duration)} ms`);
+    }
     // Same-node pairs: open, everything arrived.
     await eventually(() => nearA.settled && nearB.settled, 5000, 'same-node pairs settled');
     for (const x of [sameA, sameB]) assert.ok(x.open && x.phones[0]!.open);
