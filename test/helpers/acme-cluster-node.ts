@@ -82,7 +82,9 @@ if (process.argv[1] === SELF) {
   const raw = process.env.ACME_NODE_SPEC;
   if (raw === undefined) throw new Error('ACME_NODE_SPEC is not set');
   main(JSON.parse(raw) as AcmeNodeSpec).catch((err: unknown) => {
-    process.stderr.write(`acme node failed: ${err instanceof Error ? err.name : 'error'}\n`);
+    // The error's name and Node's code (EADDRINUSE…): never a message that could carry a secret.
+    const code = (err as { code?: unknown } | undefined)?.code;
+    process.stderr.write(`acme node failed: ${err instanceof Error ? err.name : 'error'}${typeof code === 'string' ? ` ${code}` : ''}\n`);
     process.exit(1);
   });
 }

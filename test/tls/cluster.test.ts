@@ -35,24 +35,30 @@ interface Node {
 }
 
 async function startNode(env: AcmeEnv, redis: RedisServer, nodeId: string, opts: Partial<AcmeNodeSpec> = {}): Promise<Node> {
-  const spec: AcmeNodeSpec = {
-    redisPort: redis.port,
-    prefix: PREFIX,
-    nodeId,
-    domain: DOMAIN,
-    httpPort: await freePort(),
-    httpsPort: await freePort(),
-    cacheDir: join(mkdtempSync(join(tmpdir(), 'relay-certs-')), 'certs'),
-    directoryUrl: env.pebble.directoryUrl,
-    // Long enough that no load stall loses it mid-order; the kill test shortens it.
-    lockTtlMs: 10_000,
-    lockWaitMs: 200,
-    syncIntervalMs: 60_000,
-    ...opts,
-  };
-  const child = spawnAcmeNode(spec, PEBBLE_LISTENER_CA);
-  await waitForStderr(child, /"event":"relay_started"/, 15_000);
-  return { child, httpsPort: spec.httpsPort, httpPort: spec.httpPort };
+  // freePort() only says a port was free a moment ago: a start that lost its port to
+  // another process (EADDRINUSE) is retried on fresh ports, as test/helpers/cluster.ts does.
+  for (let attempt = 1; ; attempt++) {
+    const spec: AcmeNodeSpec = {
+      redisPort: redis.port,
+      prefix: PREFIX,
+      nodeId,
+      domain: DOMAIN,
+      httpPort: await freePort(),
+      httpsPort: await freePort(),
+      cacheDir: join(mkdtempSync(join(tmpdir(), 'relay-certs-')), 'certs'),
+      directoryUrl: env.pebble.directoryUrl,
+      // Long enough that no load stall loses it mid-order; the kill test shortens it.
+      lockTtlMs: 10_000,
+      lockWaitMs: 200,
+      syncIntervalMs: 60_000,
+      ...opts,
+    };
+    const child = spawnAcmeNode(spec, PEBBLE_LISTENER_CA);
+    await waitForStderr(child, /"event":"relay_started"|acme node failed/, 15_000);
+    if (!child.out.stderr.includes('acme node failed')) return { child, httpsPort: spec.httpsPort, httpPort: spec.httpPort };
+    await waitExit(child);
+    if (attempt >= 3 || !child.out.stderr.includes('EADDRINUSE')) throw new Error(`node ${nodeId} did not start: ${child.out.stderr}`);
+  }
 }
 
 async function stopNode(n: Node): Promise<string> {
