@@ -87,14 +87,27 @@ export async function waitPort(port: number, timeoutMs = 10_000): Promise<void> 
   }
 }
 
-/** A loopback port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+/** Ports this process handed out lately: the kernel may offer a just-closed port again. */
+const recent: number[] = [];
+const RECENT_MAX = 512;
+
+/**
+ * A loopback port that was free a moment ago, and not one this process handed out
+ * lately: two calls in a row (a listener and its metrics port) once got the same port.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
     });
-  });
+    if (recent.includes(port)) continue;
+    recent.push(port);
+    if (recent.length > RECENT_MAX) recent.shift();
+    return port;
+  }
 }
