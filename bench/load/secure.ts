@@ -15,7 +15,12 @@ export interface BenchTls {
   key: string;
 }
 
-export function makeBenchCert(): BenchTls {
+/**
+ * A self-signed ECDSA P-256 certificate and key for `name` (and 127.0.0.1), valid
+ * `days`, in a fresh temp directory (removeBenchCert deletes it). The ACME tests use
+ * it too, for a certificate that only has to parse and carry a name and an expiry.
+ */
+export function makeBenchCert(name = 'localhost', days = 2): BenchTls {
   const dir = mkdtempSync(join(tmpdir(), 'bench-tls-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
@@ -34,11 +39,11 @@ export function makeBenchCert(): BenchTls {
       '-out',
       cert,
       '-days',
-      '2',
+      String(days),
       '-subj',
-      '/CN=localhost',
+      `/CN=${name}`,
       '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      `subjectAltName=IP:127.0.0.1,DNS:${name}`,
     ],
     { stdio: 'ignore' },
   );

@@ -5,12 +5,9 @@
 // the notification surviving a Redis restart, and the periodic backstop that
 // swaps certificates when notifications are lost.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { acmeKeys, openClusterAcme, RedisCertStore, RedisChallenges, RedisIssuerLock } from '../../src/cluster/acme-redis.js';
@@ -20,6 +17,7 @@ import { createLogger } from '../../src/ops/logger.js';
 import { CertManager } from '../../src/tls/cert-manager.js';
 import { StaleFenceError } from '../../src/tls/cert-store.js';
 import { createHttp01Server } from '../../src/tls/http01.js';
+import { makeBenchCert, removeBenchCert } from '../../bench/load/secure.js';
 import { RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/wait.js';
 import { PREFIX, sleep, target } from './nodes.js';
@@ -47,32 +45,12 @@ async function client(): Promise<Redis> {
 
 /** A self-signed certificate for `domain` valid `days`, with its key, made by openssl. */
 function selfSigned(domain: string, days: number): { keyPem: string; chainPem: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'acme-redis-'));
-  const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      String(days),
-      '-subj',
-      `/CN=${domain}`,
-      '-addext',
-      `subjectAltName=DNS:${domain}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { keyPem: readFileSync(key, 'utf8'), chainPem: readFileSync(cert, 'utf8') };
+  const t = makeBenchCert(domain, days);
+  try {
+    return { keyPem: readFileSync(t.key, 'utf8'), chainPem: readFileSync(t.cert, 'utf8') };
+  } finally {
+    removeBenchCert(t);
+  }
 }
 
 test('the issuer lock is exclusive, renewed while held, and released only by its holder', async () => {
