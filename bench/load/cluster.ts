@@ -4,7 +4,7 @@
 // counts (INFO commandstats) and the key count.
 import { Redis } from 'ioredis';
 import { relayArgs, relayEnv } from './run.js';
-import { freePort, spawnPinned, stop, TARGET_CORE, waitPort, type Child } from './spawn.js';
+import { ephemeralRedisArgs, freePort, spawnPinned, stop, TARGET_CORE, waitPort, type Child } from './spawn.js';
 
 export interface Cluster {
   redis: Child;
@@ -31,26 +31,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   let admin: Redis | undefined;
   try {
     const redisPort = await freePort();
-    const redis = spawnPinned(TARGET_CORE, '/usr/bin/redis-server', [
-      '--port',
-      String(redisPort),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--protected-mode',
-      'no',
-      '--daemonize',
-      'no',
-      '--logfile',
-      '',
-      '--loglevel',
-      'warning',
-      '--maxclients',
-      '10000',
-    ]);
+    const redis = spawnPinned(TARGET_CORE, '/usr/bin/redis-server', [...ephemeralRedisArgs(redisPort), '--maxclients', '10000']);
     children.push(redis);
     await waitPort(redisPort);
     const env = { ...relayEnv(), PYRYCODE_RELAY_REDIS_URL: `redis://127.0.0.1:${redisPort}` };

@@ -111,3 +111,28 @@ export async function freePort(): Promise<number> {
     return port;
   }
 }
+
+/**
+ * A redis-server on a loopback port that keeps nothing: no snapshots, no AOF, in the
+ * foreground, warnings only. The benchmark's Redis and the tests' (test/helpers/redis.ts).
+ */
+export function ephemeralRedisArgs(port: number): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--protected-mode',
+    'no',
+    '--daemonize',
+    'no',
+    '--logfile',
+    '',
+    '--loglevel',
+    'warning',
+  ];
+}

@@ -3,6 +3,7 @@
 // restart it empty on the same port, exactly as the faults of cluster.md §3.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
+import { ephemeralRedisArgs } from '../../bench/load/spawn.js';
 import { freePort, reap } from './process.js';
 
 const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
@@ -31,31 +32,9 @@ export class RedisServer {
   }
 
   private async launch(): Promise<void> {
-    const child = spawn(
-      REDIS_SERVER,
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--maxmemory-policy',
-        'noeviction',
-        '--protected-mode',
-        'no',
-        '--daemonize',
-        'no',
-        '--logfile',
-        '',
-        '--loglevel',
-        'warning',
-        ...this.extraArgs,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(REDIS_SERVER, [...ephemeralRedisArgs(this.port), '--maxmemory-policy', 'noeviction', ...this.extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     reap(child);
     this.child = child;
     await waitListening(this.port, 10_000);
