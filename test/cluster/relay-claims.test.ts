@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { wsSocket } from '../../src/lib/internals.js';
-import { CLAIM_VISIBLE_MS, startNodes, type RelayNode } from '../helpers/cluster.js';
-import { connectBinary, connectPhone, newServerId, sleep, type TestClient } from '../helpers/clients.js';
+import { CLAIM_VISIBLE_MS, splitPair, startNodes, type RelayNode } from '../helpers/cluster.js';
+import { connectBinary, connectPhone, newServerId, phoneConnId, sleep, type TestClient } from '../helpers/clients.js';
 import { eventually } from '../helpers/http.js';
 import { RedisServer } from '../helpers/redis.js';
 
@@ -20,11 +20,6 @@ function silence(c: TestClient): void {
 function unsilence(c: TestClient): void {
   c.ws.resume();
   wsSocket(c.ws).resume();
-}
-
-async function connId(phone: TestClient, binary: TestClient): Promise<string> {
-  phone.send('{"hello":true}');
-  return ((await binary.nextJson(3000)) as { conn_id: string }).conn_id;
 }
 
 describe('claims, conflicts, grace and the cap across nodes', () => {
@@ -52,7 +47,7 @@ describe('claims, conflicts, grace and the cap across nodes', () => {
     await sleep(CLAIM_VISIBLE_MS);
     const pb = await connectPhone(b.base, sid);
     const pc = await connectPhone(c.base, sid);
-    const ids = [await connId(pb, binary), await connId(pc, binary)];
+    const ids = [await phoneConnId(pb, binary), await phoneConnId(pc, binary)];
     for (const id of ids) assert.match(id, new RegExp(`^client-${sid}-[0-9a-f]{8}$`));
     assert.notEqual(ids[0], ids[1]);
     binary.close();
@@ -63,7 +58,7 @@ describe('claims, conflicts, grace and the cap across nodes', () => {
     const first = await connectBinary(a.base, sid);
     await sleep(CLAIM_VISIBLE_MS);
     const phone = await connectPhone(c.base, sid);
-    const id = await connId(phone, first);
+    const id = await phoneConnId(phone, first);
     const second = await connectBinary(b.base, sid);
     assert.deepEqual(await second.waitClose(3000), { code: 4409, reason: 'server-id already claimed' });
     phone.send('{"still":1}');
@@ -77,7 +72,7 @@ describe('claims, conflicts, grace and the cap across nodes', () => {
     const first = await connectBinary(a.base, sid);
     await sleep(CLAIM_VISIBLE_MS);
     const phones = [await connectPhone(a.base, sid), await connectPhone(b.base, sid), await connectPhone(c.base, sid)];
-    for (const p of phones) await connId(p, first);
+    for (const p of phones) await phoneConnId(p, first);
     silence(first);
     const second = await connectBinary(b.base, sid);
     for (const p of phones) assert.deepEqual(await p.waitClose(4000), RECLAIMED);
@@ -95,7 +90,7 @@ describe('claims, conflicts, grace and the cap across nodes', () => {
     const first = await connectBinary(a.base, sid);
     await sleep(CLAIM_VISIBLE_MS);
     const phones = [await connectPhone(a.base, sid), await connectPhone(b.base, sid), await connectPhone(c.base, sid)];
-    for (const p of phones) await connId(p, first);
+    for (const p of phones) await phoneConnId(p, first);
     first.close();
     await eventually(() => a.events('server_released').some((e) => e.server_id === sid), 3000, 'server_released');
     // Phones stay through grace.
@@ -126,7 +121,7 @@ describe('claims, conflicts, grace and the cap across nodes', () => {
     const binary = await connectBinary(b.base, sid);
     await sleep(CLAIM_VISIBLE_MS);
     const phones = [await connectPhone(a.base, sid), await connectPhone(b.base, sid), await connectPhone(c.base, sid)];
-    for (const p of phones) await connId(p, binary);
+    for (const p of phones) await phoneConnId(p, binary);
     binary.close();
     for (const p of phones) assert.equal((await p.waitClose(6000)).code, 1000);
     await sleep(500);
@@ -143,24 +138,20 @@ describe('claims, conflicts, grace and the cap across nodes', () => {
     await sleep(CLAIM_VISIBLE_MS);
     const phones: TestClient[] = [];
     for (let i = 0; i < 16; i++) phones.push(await connectPhone([a, b, c][i % 3]!.base, sid));
-    for (const p of phones) await connId(p, binary);
+    for (const p of phones) await phoneConnId(p, binary);
     const extra = await connectPhone(b.base, sid);
     assert.deepEqual(await extra.waitClose(3000), { code: 4429, reason: 'too many phones for server-id' });
     // One leaves on C: a new one fits on B.
     phones[2]!.close(1000);
     await binary.nextJson(3000); // its close notice
     const again = await connectPhone(b.base, sid);
-    await connId(again, binary);
+    await phoneConnId(again, binary);
     assert.ok(!again.isClosed);
     binary.close();
   });
 
   test('backpressure reaches phones on other nodes: they stop being read, then resume', async () => {
-    const sid = newServerId();
-    const binary = await connectBinary(a.base, sid);
-    await sleep(CLAIM_VISIBLE_MS);
-    const phone = await connectPhone(b.base, sid);
-    await connId(phone, binary);
+    const { binary, phone } = await splitPair(a, b);
     // The binary stops reading: the relay's writes to it back up past the high-water mark.
     silence(binary);
     const frame = `{"pad":"${'x'.repeat(60_000)}"}`;

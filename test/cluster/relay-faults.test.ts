@@ -6,8 +6,8 @@
 // (1012, 503) and comes back under a new incarnation.
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { CLAIM_VISIBLE_MS, startNode, startNodes, type RelayNode } from '../helpers/cluster.js';
-import { connectBinary, connectPhone, newServerId, sleep, type TestClient } from '../helpers/clients.js';
+import { CLAIM_VISIBLE_MS, splitPair, startNode, startNodes, type RelayNode } from '../helpers/cluster.js';
+import { connectBinary, connectPhone, newServerId, phoneConnId, sleep } from '../helpers/clients.js';
 import { eventually, httpRequest, upgrade } from '../helpers/http.js';
 import { RedisServer } from '../helpers/redis.js';
 import { freePort, runCli } from '../helpers/process.js';
@@ -15,11 +15,6 @@ import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** TTL 3 s: a dead node is reaped within TTL + 2 s of its last heartbeat. */
 const REAPED_MS = 5000;
-
-async function connId(phone: TestClient, binary: TestClient): Promise<string> {
-  phone.send('{"hello":true}');
-  return ((await binary.nextJson(3000)) as { conn_id: string }).conn_id;
-}
 
 describe('cluster faults', () => {
   let redis: RedisServer | undefined;
@@ -44,11 +39,7 @@ describe('cluster faults', () => {
       ['--conflict-probe-timeout', '8s', '--grace-period', '10s', '--drain-spread', '0s'],
     );
     const [a, b] = nodes as [RelayNode, RelayNode];
-    const sid = newServerId();
-    const binary = await connectBinary(a.base, sid);
-    await sleep(CLAIM_VISIBLE_MS);
-    const phone = await connectPhone(b.base, sid);
-    await connId(phone, binary);
+    const { sid, binary, phone } = await splitPair(a, b);
     a.kill('SIGTERM');
     assert.deepEqual(await binary.waitClose(5000), { code: 1001, reason: 'shutting down' });
     const t0 = Date.now();
@@ -72,7 +63,7 @@ describe('cluster faults', () => {
     await sleep(CLAIM_VISIBLE_MS);
     const p1 = await connectPhone(c.base, sid);
     const p2 = await connectPhone(c.base, sid);
-    const ids = [await connId(p1, binary), await connId(p2, binary)].sort();
+    const ids = [await phoneConnId(p1, binary), await phoneConnId(p2, binary)].sort();
     // At the cap.
     const over = await connectPhone(a.base, sid);
     assert.equal((await over.waitClose(3000)).code, 4429);
@@ -89,8 +80,8 @@ describe('cluster faults', () => {
     // The dead node's phones no longer count: two new ones fit.
     const n1 = await connectPhone(a.base, sid);
     const n2 = await connectPhone(a.base, sid);
-    await connId(n1, binary);
-    await connId(n2, binary);
+    await phoneConnId(n1, binary);
+    await phoneConnId(n2, binary);
     binary.close();
   });
 
@@ -98,11 +89,7 @@ describe('cluster faults', () => {
     redis = await RedisServer.start();
     nodes = await startNodes(redis, ['dead-a', 'dead-b'], ['--conflict-probe-timeout', '8s', '--grace-period', '20s']);
     const [a, b] = nodes as [RelayNode, RelayNode];
-    const sid = newServerId();
-    const binary = await connectBinary(a.base, sid);
-    await sleep(CLAIM_VISIBLE_MS);
-    const phone = await connectPhone(b.base, sid);
-    await connId(phone, binary);
+    const { sid, phone } = await splitPair(a, b);
     a.kill('SIGKILL');
     // Reaped (not merely past its TTL, which cluster_nodes already shows): its slot is in grace.
     await eventually(() => b.events('cluster_node_reaped').length > 0, REAPED_MS + 3000, 'A reaped');
@@ -127,8 +114,8 @@ describe('cluster faults', () => {
     await sleep(CLAIM_VISIBLE_MS);
     const local = await connectPhone(c.base, sid);
     const remote = await connectPhone(a.base, sid);
-    await connId(local, binary);
-    await connId(remote, binary);
+    await phoneConnId(local, binary);
+    await phoneConnId(remote, binary);
     proxy.cut({ silent: true });
     // Fenced within the TTL of its last heartbeat.
     assert.deepEqual(await binary.waitClose(5000), { code: 1012, reason: 'relay route lost' });
@@ -187,8 +174,8 @@ describe('cluster faults: Redis', () => {
       await sleep(CLAIM_VISIBLE_MS);
       const local = await connectPhone(a.base, sid);
       const cross = await connectPhone(b.base, sid);
-      const localId = await connId(local, binary);
-      const crossId = await connId(cross, binary);
+      const localId = await phoneConnId(local, binary);
+      const crossId = await phoneConnId(cross, binary);
       await redis.restart(200);
       // Same-node pair: nothing lost, in order. The only other thing the binary may
       // hear is the cross-node phone's 1012 notice (its route may be closed).

@@ -133,4 +133,10 @@ export function noiseFrame(bytes: number, seq = 0): string {
   return head + 'QUJD'.repeat(Math.ceil(pad / 4)).slice(0, pad) + '"}';
 }
 
+/** The phone's conn_id as its binary sees it: the phone says hello, the binary reads the envelope. */
+export async function phoneConnId(phone: TestClient, binary: TestClient): Promise<string> {
+  phone.send('{"hello":true}');
+  return ((await binary.nextJson(3000)) as { conn_id: string }).conn_id;
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

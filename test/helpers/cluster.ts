@@ -4,6 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { cells, httpRequest, scrape } from './http.js';
 import { freePort, spawnCli, waitExit, waitForStderr } from './process.js';
+import { connectBinary, connectPhone, newServerId, phoneConnId, sleep, type TestClient } from './clients.js';
 import type { RedisServer } from './redis.js';
 
 export interface NodeOptions {
@@ -131,3 +132,15 @@ export async function busFrames(node: RelayNode): Promise<number> {
 
 /** A claim is visible cluster-wide within 1 s of the 101 (cluster.md §2); tests wait that long. */
 export const CLAIM_VISIBLE_MS = 1000;
+
+/** A cross-node pair: a binary claims a fresh server-id on `binaryNode`, one phone of it dials `phoneNode` and says hello. */
+export async function splitPair(
+  binaryNode: RelayNode,
+  phoneNode: RelayNode,
+): Promise<{ sid: string; binary: TestClient; phone: TestClient; connId: string }> {
+  const sid = newServerId();
+  const binary = await connectBinary(binaryNode.base, sid);
+  await sleep(CLAIM_VISIBLE_MS);
+  const phone = await connectPhone(phoneNode.base, sid);
+  return { sid, binary, phone, connId: await phoneConnId(phone, binary) };
+}
