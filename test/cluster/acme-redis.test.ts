@@ -18,6 +18,7 @@ import { CertManager } from '../../src/tls/cert-manager.js';
 import { StaleFenceError } from '../../src/tls/cert-store.js';
 import { createHttp01Server } from '../../src/tls/http01.js';
 import { makeBenchCert, removeBenchCert } from '../../bench/load/secure.js';
+import { documentedAcl } from '../helpers/balanced-cluster.js';
 import { RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/wait.js';
 import { PREFIX, sleep, target } from './nodes.js';
@@ -306,33 +307,7 @@ test('an unusable stored entry does not block ordering: the node goes for the lo
 });
 
 test('the documented least-privilege ACL (prefix keys and channels only) is enough for ACME', async () => {
-  await redis.command(
-    'ACL',
-    'SETUSER',
-    'acme',
-    'on',
-    '>acme-pw',
-    'resetkeys',
-    `~${PREFIX}:*`,
-    'resetchannels',
-    `&${PREFIX}:*`,
-    '-@all',
-    '+@read',
-    '+@write',
-    '+@scripting',
-    '+@pubsub',
-    '+@connection',
-    '-@dangerous',
-    '+info',
-    '+time',
-    '-scan',
-    '-randomkey',
-    '-function',
-    '-script|flush',
-    '-script|kill',
-    '-pubsub|channels',
-    '-pubsub|shardchannels',
-  );
+  await redis.command('ACL', 'SETUSER', 'acme', 'on', '>acme-pw', ...documentedAcl(PREFIX));
   const registry = createRedis({ ...target(redis.port), username: 'acme', password: 'acme-pw' }, 'registry', () => undefined);
   await connectBy(registry, performance.now() + 5000);
   clients.push(registry);
