@@ -73,6 +73,11 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
     throw err;
   }
   const membership = node.membership;
+  const byRole: Record<RedisRole, Redis> = {
+    registry: node.connections.registry,
+    'bus-pub': node.connections.busPub,
+    'bus-sub': node.connections.busSub,
+  };
   let registry: ClusterRegistry | undefined;
   registerClusterSeries(opts.metrics, {
     membership,
@@ -85,14 +90,14 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
       },
     },
     dropped: () => registry?.dropped ?? 0,
-    connections: { registry: node.connections.registry, 'bus-pub': node.connections.busPub, 'bus-sub': node.connections.busSub },
+    connections: byRole,
     store: node.store,
   });
   membership.on('redisError', (err) => redisError('membership', err));
   // A fenced node lost Redis for a TTL: its connections may be black-holed (still
   // "ready" to the client, never answering), so it starts all three afresh.
   membership.on('fenced', () => {
-    for (const c of [node.connections.registry, node.connections.busPub, node.connections.busSub]) c.disconnect(true);
+    for (const c of Object.values(byRole)) c.disconnect(true);
   });
   // A rejoined node takes connections again only once its new channel is proven (a
   // self-probe came back), as at boot: a pair made sooner would be answered on a
@@ -127,9 +132,7 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
       downSince = undefined;
     });
   };
-  watch('registry', node.connections.registry);
-  watch('bus-pub', node.connections.busPub);
-  watch('bus-sub', node.connections.busSub);
+  for (const [role, c] of Object.entries(byRole) as [RedisRole, Redis][]) watch(role, c);
   logger.info('cluster_joined', { node: cfg.nodeId, count: membership.liveNodes });
   let acme: ClusterAcme | undefined;
   return {
@@ -175,8 +178,7 @@ export async function startCluster(cfg: ClusterConfig, opts: ClusterRuntimeOptio
       await new Promise((r) => setTimeout(r, 20));
       bus.stop();
       logger.info('cluster_left', { node: cfg.nodeId });
-      const { registry: reg, busPub, busSub } = node.connections;
-      for (const c of [reg, busPub, busSub]) c.disconnect();
+      for (const c of Object.values(byRole)) c.disconnect();
     },
   };
 }

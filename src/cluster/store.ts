@@ -188,10 +188,10 @@ export class ClusterStore {
   }
 
   private run(name: ScriptName, ...args: (string | number)[]): Promise<string[]> {
-    const sent = this.call[name](this.pfx, this.generation, this.self, ...args.map(String)) as Promise<string[]>;
     const observe = this.observe;
+    const t0 = observe === undefined ? 0 : performance.now();
+    const sent = this.call[name](this.pfx, this.generation, this.self, ...args.map(String)) as Promise<string[]>;
     if (observe === undefined) return sent;
-    const t0 = performance.now();
     const took = (): void => observe(name, (performance.now() - t0) / 1000);
     return sent.then(
       (r) => {
